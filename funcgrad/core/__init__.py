@@ -1,0 +1,1 @@
+"""The IR and tracing machinery; knows no primitive by name."""

@@ -1,0 +1,44 @@
+"""Primitive: a named operation with one slot per rule; the registry of every primitive."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from . import trace as _trace
+
+registry: dict[str, Primitive] = {}
+
+
+class Primitive:
+    """A primitive operation and all of its rules, declared in one place.
+
+    Slots: `impl` (NumPy evaluation), `abstract_eval` (shape/dtype rule), `jvp` (forward
+    derivative, nonlinear primitives), `transpose` (linear primitives), `batch` (vmap), `emit`
+    (a codegen template or function), `cost` (FLOPs), `domain` (input range used by tests).
+
+    >>> from funcgrad.prims.elementwise import sin_p
+    >>> sin_p.name
+    'sin'
+    """
+
+    __slots__ = ("name", "impl", "abstract_eval", "jvp", "transpose", "batch", "emit",
+                 "multiple_results", "linear", "nondiff", "domain", "cost", "__weakref__")
+
+    def __init__(self, name: str, impl: Callable, abstract_eval: Callable, *,
+                 jvp: Callable | None = None, transpose: Callable | None = None,
+                 batch: Callable | None = None, emit: Any = None,
+                 multiple_results: bool = False, linear: bool = False, nondiff: bool = False,
+                 domain: Any = None, cost: Callable | None = None):
+        if name in registry:
+            raise ValueError(f"primitive {name!r} is already declared")
+        self.name, self.impl, self.abstract_eval = name, impl, abstract_eval
+        self.jvp, self.transpose, self.batch, self.emit = jvp, transpose, batch, emit
+        self.multiple_results, self.linear, self.nondiff = multiple_results, linear, nondiff
+        self.domain, self.cost = domain, cost
+        registry[name] = self
+
+    def bind(self, *args, **params):
+        """Apply the primitive under whatever transformation is current."""
+        return _trace._state.trace.process(self, args, params)
+
+    def __repr__(self) -> str:
+        return f"Primitive({self.name})"

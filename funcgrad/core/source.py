@@ -1,0 +1,57 @@
+"""Where a user's line is: the first stack frame outside the funcgrad package."""
+from __future__ import annotations
+
+import os
+import sys
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_internal: dict[str, bool] = {}
+
+
+class Source:
+    """A user's file, line and function name, captured when an equation is recorded."""
+
+    __slots__ = ("file", "line", "function")
+
+    def __init__(self, file: str, line: int, function: str):
+        self.file, self.line, self.function = file, line, function
+
+    def __str__(self) -> str:
+        return f"{os.path.basename(self.file)}:{self.line} ({self.function})"
+
+    def long(self) -> str:
+        return f"{self.file}:{self.line} (in {self.function})"
+
+    def __repr__(self) -> str:
+        return f"Source({self})"
+
+
+def _is_internal(filename: str) -> bool:
+    hit = _internal.get(filename)
+    if hit is None:
+        hit = _internal[filename] = (
+            os.path.abspath(filename).startswith(_PACKAGE_DIR) or filename.startswith("<frozen")
+        )
+    return hit
+
+
+def user_frame(skip: int = 1):
+    """The innermost frame that is not funcgrad's own code (None if there is none)."""
+    frame = sys._getframe(skip)
+    while frame is not None and _is_internal(frame.f_code.co_filename):
+        frame = frame.f_back
+    return frame
+
+
+def user_source() -> Source | None:
+    """The user's file:line that caused the current operation."""
+    frame = user_frame(2)
+    if frame is None:
+        return None
+    return Source(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
+
+
+def where() -> str:
+    """' at file:line (fn)' for error messages, or '' when no user frame is found."""
+    src = user_source()
+    return f" at {src.long()}" if src else ""

@@ -1,0 +1,312 @@
+"""Traces and tracers: tagged trace contexts, no global level stack.
+
+Each transformation call makes a fresh trace whose `parent` is the trace that was current
+when it started; values from outer traces are constants to it, and a finished trace's tracers
+are invalid. `_state.trace` (thread-local) is the trace that `Primitive.bind` dispatches to.
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from ..errors import ConcretizationError, UnexpectedTracerError
+from .ir import Eqn, Graph, Lit, Var
+from .source import user_source, where
+from .types import ArrayType, type_of
+
+
+def current_trace() -> Trace:
+    return _state.trace
+
+
+def set_trace(trace: Trace) -> Trace:
+    """Make `trace` current and return the previous one (restore it in a `finally`)."""
+    prev = _state.trace
+    _state.trace = trace
+    return prev
+
+
+class Trace:
+    """A transformation in progress. `kind` names it in messages (e.g. 'grad', 'jit')."""
+
+    __slots__ = ("parent", "alive", "kind", "source")
+
+    def __init__(self, parent: Trace | None, kind: str):
+        self.parent, self.kind, self.alive = parent, kind, True
+        self.source = None
+
+    def process(self, prim, args, params):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def check_foreign(self, x: Tracer) -> None:
+        """A tracer of another trace is a constant here only if its trace is an ancestor."""
+        owner = x._trace
+        if not owner.alive:
+            raise UnexpectedTracerError(_leak_message(x))
+        t = self.parent
+        while t is not None:
+            if t is owner:
+                return
+            t = t.parent
+        raise UnexpectedTracerError(
+            f"a value traced by an inner {owner.kind} was used outside it{where()}. Return it "
+            f"from the transformed function instead of keeping it in a variable.")
+
+
+def _leak_message(x: Tracer) -> str:
+    t = x._trace
+    made = f" (transformation started at {t.source.long()})" if t.source else ""
+    return (f"a traced value {x.aval.short()} from fg.{t.kind}{made} was used after that "
+            f"transformation ended{where()}. It escaped, for example through a global or a "
+            f"closure: return values from the transformed function instead.")
+
+
+class EvalTrace(Trace):
+    """No transformation: primitives run their NumPy implementation."""
+
+    __slots__ = ()
+
+    def process(self, prim, args, params):
+        for a in args:
+            if isinstance(a, Tracer):
+                raise UnexpectedTracerError(_leak_message(a) if not a._trace.alive else
+                                            f"{a._trace.kind} value used outside its trace"
+                                            f"{where()}")
+        try:
+            return prim.impl(*args, **params)
+        except Exception as err:
+            # Prefer the shape rule's message (operation, shapes, user's line) when it fails.
+            abstract_eval(prim, [type_of(a) for a in args], params)
+            raise err
+
+
+EVAL = EvalTrace(None, "eval")
+
+
+class _State(threading.local):
+    def __init__(self):
+        self.trace = EVAL
+
+
+_state = _State()
+
+
+def abstract_eval(prim, avals, params):
+    """Run a primitive's shape rule; its errors get the user's line appended."""
+    try:
+        return prim.abstract_eval(*avals, **params)
+    except (ValueError, TypeError) as err:
+        msg = str(err)
+        if " at " not in msg or "line" not in msg:
+            msg = f"{msg}{where()}"
+        raise type(err)(msg) from None
+
+
+class Tracer:
+    """A value being traced. Operators and NumPy protocols are installed by funcgrad.numpy."""
+
+    __slots__ = ("_trace",)
+    __array_priority__ = 1000
+
+    @property
+    def aval(self) -> ArrayType:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    shape = property(lambda self: self.aval.shape)
+    dtype = property(lambda self: self.aval.dtype)
+    ndim = property(lambda self: self.aval.ndim)
+    size = property(lambda self: self.aval.size)
+
+    def __len__(self) -> int:
+        if not self.aval.shape:
+            raise TypeError("len() of a 0-d traced array")
+        return self.aval.shape[0]
+
+    def concrete(self, op: str):
+        """The concrete NumPy value, or ConcretizationError if this trace is abstract."""
+        raise ConcretizationError(_concretization_message(self, op))
+
+    def __bool__(self):
+        return bool(self.concrete("bool()"))
+
+    def __float__(self):
+        return float(self.concrete("float()"))
+
+    def __int__(self):
+        return int(self.concrete("int()"))
+
+    def __complex__(self):
+        return complex(self.concrete("complex()"))
+
+    def __index__(self):
+        v = self.concrete("use as an index")
+        if np.asarray(v).dtype.kind not in "iub":
+            raise TypeError(f"only integer arrays can be used as an index, not {self.aval.short()}")
+        return int(v)
+
+    def __array__(self, dtype=None, copy=None):
+        raise ConcretizationError(
+            f"np.asarray()/np.array() was called on a traced value {self.aval.short()}{where()}; "
+            f"converting it to a NumPy array would silently drop it from fg.{self._trace.kind}. "
+            f"Use funcgrad.numpy (fnp.asarray) or NumPy functions on it directly, or "
+            f"fg.stop_gradient if a constant is what you want.")
+
+    def __repr__(self) -> str:
+        return f"Tracer<{self.aval.short()}, {self._trace.kind}>"
+
+    def __hash__(self):
+        return id(self)
+
+
+def _concretization_message(x: Tracer, op: str) -> str:
+    kind = x._trace.kind
+    src = user_source()
+    line = f" at {src.long()}" if src else ""
+    hint = getattr(x._trace, "static_hint", None)
+    fix = (f"Use fg.cond / fg.while_loop / fnp.where for value-dependent control flow"
+           f"{hint or ', or mark the argument static with static_argnums'}.")
+    return (f"{op} needs a concrete value, but {x.aval.short()} is abstract under "
+            f"fg.{kind}{line}. {fix}")
+
+
+# ---------------------------------------------------------------- graph building
+
+class GraphTracer(Tracer):
+    __slots__ = ("var",)
+
+    def __init__(self, trace: GraphTrace, var: Var):
+        self._trace, self.var = trace, var
+
+    @property
+    def aval(self) -> ArrayType:
+        return self.var.aval
+
+
+def _is_scalar_literal(x) -> bool:
+    return type(x) in (float, int, bool, complex)
+
+
+class GraphTrace(Trace):
+    """Records equations into a graph. With `delegate_known`, operations whose inputs are all
+    outside this trace run in the parent instead (partial evaluation, used by linearize)."""
+
+    __slots__ = ("eqns", "constvars", "consts", "const_ids", "delegate_known", "static_hint",
+                 "invars", "__weakref__")
+
+    def __init__(self, parent: Trace, kind: str, delegate_known: bool = False):
+        super().__init__(parent, kind)
+        self.eqns: list[Eqn] = []
+        self.constvars: list[Var] = []
+        self.consts: list = []
+        self.const_ids: dict[int, Var] = {}
+        self.delegate_known = delegate_known
+        self.static_hint = None
+        self.invars: list[Var] = []
+
+    def new_arg(self, aval: ArrayType) -> GraphTracer:
+        v = Var(aval)
+        self.invars.append(v)
+        return GraphTracer(self, v)
+
+    def to_var(self, x):
+        """The IR atom for `x`: its Var if traced here, else a literal or a captured constant."""
+        if isinstance(x, GraphTracer) and x._trace is self:
+            return x.var
+        if isinstance(x, Tracer):
+            self.check_foreign(x)
+        elif _is_scalar_literal(x):
+            return Lit(x, type_of(x))
+        elif isinstance(x, np.generic) or (isinstance(x, np.ndarray) and x.ndim == 0
+                                          and x.dtype.kind in "biufc"):
+            return Lit(x[()] if isinstance(x, np.ndarray) else x, type_of(x))
+        elif not isinstance(x, np.ndarray):
+            type_of(x)  # raises a clear TypeError for non-array values
+        v = self.const_ids.get(id(x))
+        if v is None:
+            v = Var(type_of(x))
+            self.const_ids[id(x)] = v
+            self.constvars.append(v)
+            self.consts.append(x)
+        return v
+
+    def process(self, prim, args, params):
+        if self.delegate_known:
+            for a in args:
+                if isinstance(a, GraphTracer) and a._trace is self:
+                    break
+            else:
+                return self.parent.process(prim, args, params)
+        ins = [self.to_var(a) for a in args]
+        out_avals = abstract_eval(prim, [v.aval for v in ins], params)
+        if prim.multiple_results:
+            outs = [Var(a) for a in out_avals]
+            self.eqns.append(Eqn(prim, ins, outs, params, user_source()))
+            return [GraphTracer(self, v) for v in outs]
+        out = Var(out_avals)
+        self.eqns.append(Eqn(prim, ins, [out], params, user_source()))
+        return GraphTracer(self, out)
+
+    def to_graph(self, invars: list[Var], outs: list) -> Graph:
+        prev = set_trace(self)  # zeros for symbolic-zero outputs are made here
+        try:
+            outvars = [self.to_var(o) for o in outs]
+        finally:
+            set_trace(prev)
+        return Graph(invars, outvars, self.eqns, self.constvars, self.consts)
+
+
+# ---------------------------------------------------------------- forward mode
+
+class JVPTracer(Tracer):
+    __slots__ = ("primal", "tangent")
+
+    def __init__(self, trace: JVPTrace, primal, tangent):
+        self._trace, self.primal, self.tangent = trace, primal, tangent
+
+    @property
+    def aval(self) -> ArrayType:
+        return type_of(self.primal).strong()
+
+    def concrete(self, op: str):
+        p = self.primal
+        return p.concrete(op) if isinstance(p, Tracer) else p
+
+
+class JVPTrace(Trace):
+    """Forward mode: each tracer carries a primal and a tangent (None is a symbolic zero).
+    `linearizing` marks the forward half of reverse mode (custom VJP rules apply there)."""
+
+    __slots__ = ("linearizing",)
+
+    def __init__(self, parent: Trace, kind: str, linearizing: bool = False):
+        super().__init__(parent, kind)
+        self.linearizing = linearizing
+
+    def process(self, prim, args, params):
+        primals, tangents, any_tangent = [], [], False
+        for a in args:
+            if isinstance(a, JVPTracer) and a._trace is self:
+                primals.append(a.primal)
+                tangents.append(a.tangent)
+                any_tangent = any_tangent or a.tangent is not None
+            else:
+                if isinstance(a, Tracer):
+                    self.check_foreign(a)
+                primals.append(a)
+                tangents.append(None)
+        if not any_tangent:
+            return self.parent.process(prim, primals, params)
+        if prim.jvp is None:
+            raise NotImplementedError(
+                f"funcgrad has no derivative rule for '{prim.name}'{where()}"
+                + ("; it is not differentiable (wrap its inputs in fg.stop_gradient)"
+                   if prim.nondiff else ""))
+        prev = set_trace(self.parent)
+        try:
+            out, tangent_out = prim.jvp(primals, tangents, **params)
+        finally:
+            set_trace(prev)
+        if prim.multiple_results:
+            return [o if t is None else JVPTracer(self, o, t) for o, t in zip(out, tangent_out)]
+        return out if tangent_out is None else JVPTracer(self, out, tangent_out)

@@ -1,0 +1,271 @@
+"""Elementwise primitives. Each line reads like a calculus table: tangent = t * d(x, out)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.primitive import Primitive
+from ..core.types import ArrayType, is_float
+from .families import (
+    _shape,
+    binary,
+    broadcast_shapes,
+    broadcast_to_shape,
+    result_dtype,
+    unary,
+    zeros,
+)
+
+# --- unary: d(x, out) is the derivative, written with the bind wrappers below -------------
+neg_p = unary("neg", np.negative, linear=True)
+exp_p = unary("exp", np.exp, lambda x, out: out)
+log_p = unary("log", np.log, lambda x, out: 1.0 / x, domain=(0.1, 4.0))
+log1p_p = unary("log1p", np.log1p, lambda x, out: 1.0 / (1.0 + x), domain=(-0.9, 4.0))
+expm1_p = unary("expm1", np.expm1, lambda x, out: out + 1.0)
+sin_p = unary("sin", np.sin, lambda x, out: cos(x))
+cos_p = unary("cos", np.cos, lambda x, out: -sin(x))
+tan_p = unary("tan", np.tan, lambda x, out: 1.0 + out * out, domain=(-1.3, 1.3))
+tanh_p = unary("tanh", np.tanh, lambda x, out: 1.0 - out * out)
+sinh_p = unary("sinh", np.sinh, lambda x, out: cosh(x))
+cosh_p = unary("cosh", np.cosh, lambda x, out: sinh(x))
+arcsin_p = unary("arcsin", np.arcsin, lambda x, out: 1.0 / sqrt(1.0 - x * x), domain=(-0.9, 0.9))
+arccos_p = unary("arccos", np.arccos, lambda x, out: -1.0 / sqrt(1.0 - x * x),
+                 domain=(-0.9, 0.9))
+arctan_p = unary("arctan", np.arctan, lambda x, out: 1.0 / (1.0 + x * x))
+arcsinh_p = unary("arcsinh", np.arcsinh, lambda x, out: 1.0 / sqrt(x * x + 1.0))
+arccosh_p = unary("arccosh", np.arccosh, lambda x, out: 1.0 / sqrt(x * x - 1.0),
+                  domain=(1.1, 4.0))
+arctanh_p = unary("arctanh", np.arctanh, lambda x, out: 1.0 / (1.0 - x * x), domain=(-0.9, 0.9))
+# sqrt'(0) is inf, as NumPy would say, not an error.
+sqrt_p = unary("sqrt", np.sqrt, lambda x, out: 0.5 / out, domain=(0.1, 4.0))
+abs_p = unary("abs", np.abs, lambda x, out: sign(x), domain="nonzero")
+sign_p = unary("sign", np.sign, nondiff=True)
+floor_p = unary("floor", np.floor, nondiff=True)
+ceil_p = unary("ceil", np.ceil, nondiff=True)
+round_p = unary("round", np.rint, nondiff=True)
+isfinite_p = unary("isfinite", np.isfinite, nondiff=True)
+isnan_p = unary("isnan", np.isnan, nondiff=True)
+logical_not_p = unary("logical_not", np.logical_not, nondiff=True)
+
+
+def _logistic(x):
+    # exp(-|x|) never overflows; the two branches are the same function.
+    with np.errstate(over="ignore"):
+        e = np.exp(-np.abs(x))
+        return np.where(np.asarray(x) >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(
+            np.result_type(x, np.float16), copy=False)[()]
+
+
+_logistic.__name__ = "logistic"
+logistic_p = unary("logistic", _logistic, lambda x, out: out * (1.0 - out))
+logistic_p.emit = None
+
+# --- binary, broadcasting ----------------------------------------------------------------
+add_p = binary("add", np.add, linear=True)
+sub_p = binary("sub", np.subtract, linear=True)
+mul_p = binary("mul", np.multiply)
+div_p = binary("div", np.true_divide, lambda x, y, out: 1.0 / y, lambda x, y, out: -out / y,
+               domain="nonzero")
+# pow: the log(x) term only where x > 0, so x**y at x = 0 keeps a finite derivative in x.
+pow_p = binary("pow", np.power,
+               lambda x, y, out: y * pow(x, y - 1.0),
+               lambda x, y, out: select(x > 0, log(select(x > 0, x, 1.0)), 0.0) * out,
+               domain="positive")
+max_p = binary("max", np.maximum,  # ties split the derivative evenly, as in JAX
+               lambda x, y, out: _tie_weight(x, y, out), lambda x, y, out: _tie_weight(y, x, out),
+               domain="distinct")
+min_p = binary("min", np.minimum,
+               lambda x, y, out: _tie_weight(-x, -y, out), lambda x, y, out: _tie_weight(-y, -x, out),
+               domain="distinct")
+atan2_p = binary("atan2", np.arctan2, lambda y, x, out: x / (x * x + y * y),
+                 lambda y, x, out: -y / (x * x + y * y), domain="nonzero")
+rem_p = binary("rem", np.remainder, lambda x, y, out: 1.0, lambda x, y, out: -floor(x / y),
+               domain="distinct")
+logaddexp_p = binary("logaddexp", np.logaddexp, lambda x, y, out: exp(x - out),
+                     lambda x, y, out: exp(y - out))
+floor_divide_p = binary("floor_divide", np.floor_divide, nondiff=True)
+lt_p = binary("lt", np.less, nondiff=True)
+le_p = binary("le", np.less_equal, nondiff=True)
+gt_p = binary("gt", np.greater, nondiff=True)
+ge_p = binary("ge", np.greater_equal, nondiff=True)
+eq_p = binary("eq", np.equal, nondiff=True)
+ne_p = binary("ne", np.not_equal, nondiff=True)
+and_p = binary("and", np.logical_and, nondiff=True)
+or_p = binary("or", np.logical_or, nondiff=True)
+xor_p = binary("xor", np.logical_xor, nondiff=True)
+
+
+def _tie_weight(x, y, out):
+    dtype = out.dtype
+    return convert(x > y, dtype) + convert(x == y, dtype) * 0.5
+
+
+def _linear_jvp(prim):
+    """Linear primitives: the tangent is the primitive applied to the tangents."""
+    def jvp(primals, tangents, **params):
+        out = prim.bind(*primals, **params)
+        ts = [zeros(_aval(p)) if t is None else t for p, t in zip(primals, tangents)]
+        return out, prim.bind(*ts, **params)
+    return jvp
+
+
+def _aval(x) -> ArrayType:
+    from ..core.types import type_of
+    return type_of(x).strong()
+
+
+def _add_jvp(primals, tangents):
+    out = add(*primals)
+    return out, broadcast_to_shape(_sum_tangents(tangents), _shape(out))
+
+
+add_p.jvp = _add_jvp
+add_p.transpose = lambda ct, x, y: [ct, ct]
+sub_p.jvp = _linear_jvp(sub_p)
+sub_p.transpose = lambda ct, x, y: [ct, -ct]
+neg_p.jvp = _linear_jvp(neg_p)
+neg_p.transpose = lambda ct, x: [-ct]
+
+
+def _sum_tangents(ts):
+    ts = [t for t in ts if t is not None]
+    return ts[0] if len(ts) == 1 else ts[0] + ts[1]
+
+
+def _mul_jvp(primals, tangents):
+    (x, y), (tx, ty) = primals, tangents
+    out = mul(x, y)
+    terms = []
+    if tx is not None:
+        terms.append(tx * y)
+    if ty is not None:
+        terms.append(x * ty)
+    return out, broadcast_to_shape(_sum_tangents(terms), _shape(out))
+
+
+mul_p.jvp = _mul_jvp
+mul_p.transpose = lambda ct, x, y: [ct * y if is_undefined(x) else None,
+                                    x * ct if is_undefined(y) else None]
+div_p.transpose = lambda ct, x, y: [ct / y, None]   # linear in the numerator only
+
+# --- select (where) ------------------------------------------------------------------------
+
+
+def _select_type(pred, x, y):
+    shape = broadcast_shapes("where", pred, x, y)
+    return ArrayType(shape, result_dtype(np.where, pred, x, y))
+
+
+select_p = Primitive("select", np.where, _select_type, emit=("call", "np.where"))
+
+
+def _select_jvp(primals, tangents):
+    (pred, x, y), (_, tx, ty) = primals, tangents
+    out = select(pred, x, y)
+    if not is_float(out.dtype):
+        return out, None
+    tx = zeros(_aval(out)) if tx is None else tx
+    ty = zeros(_aval(out)) if ty is None else ty
+    return out, broadcast_to_shape(select(pred, tx, ty), out.shape)
+
+
+def _select_transpose(ct, pred, x, y):
+    zero = zeros(ct.aval if hasattr(ct, "aval") else _aval(ct))
+    return [None, select(pred, ct, zero) if is_undefined(x) else None,
+            select(pred, zero, ct) if is_undefined(y) else None]
+
+
+select_p.jvp, select_p.transpose = _select_jvp, _select_transpose
+
+# --- integer_pow and convert_element_type --------------------------------------------------
+
+
+def _integer_pow_impl(x, *, y):
+    if y == 2:
+        return np.square(x)
+    return np.power(x, y) if y >= 0 else np.power(np.asarray(x, np.result_type(x, 1.0)), y)
+
+
+def _integer_pow_type(x, *, y):
+    dt = result_dtype(np.square, x) if y >= 0 else result_dtype(np.reciprocal, x)
+    if y < 0 and dt.kind in "iub":
+        dt = np.result_type(dt, np.float64)
+    return ArrayType(x.shape, dt)
+
+
+def _integer_pow_jvp(primals, tangents, *, y):
+    (x,), (t,) = primals, tangents
+    out = integer_pow(x, y)
+    if y == 0 or not is_float(out.dtype):
+        return out, None
+    return out, t * (y * (x if y == 2 else integer_pow(x, y - 1))) if y != 1 else t
+
+
+integer_pow_p = Primitive("integer_pow", _integer_pow_impl, _integer_pow_type,
+                          jvp=_integer_pow_jvp)
+
+
+def _convert_impl(x, *, dtype):
+    return np.asarray(x).astype(dtype, copy=False)
+
+
+def _convert_jvp(primals, tangents, *, dtype):
+    (x,), (t,) = primals, tangents
+    out = convert(x, dtype)
+    return out, (convert(t, dtype) if is_float(dtype) else None)
+
+
+convert_p = Primitive("convert_element_type", _convert_impl,
+                      lambda x, *, dtype: ArrayType(x.shape, dtype), jvp=_convert_jvp,
+                      linear=True)
+convert_p.transpose = lambda ct, x, *, dtype: [convert(ct, x.aval.dtype)]
+
+
+# --- bind wrappers ---------------------------------------------------------------------------
+class UndefinedPrimal:
+    """Stands for the linear input of an equation being transposed."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval: ArrayType):
+        self.aval = aval
+
+
+def is_undefined(x) -> bool:
+    return type(x) is UndefinedPrimal
+
+
+def neg(x): return neg_p.bind(x)
+def exp(x): return exp_p.bind(x)
+def log(x): return log_p.bind(x)
+def log1p(x): return log1p_p.bind(x)
+def expm1(x): return expm1_p.bind(x)
+def sin(x): return sin_p.bind(x)
+def cos(x): return cos_p.bind(x)
+def tan(x): return tan_p.bind(x)
+def tanh(x): return tanh_p.bind(x)
+def sinh(x): return sinh_p.bind(x)
+def cosh(x): return cosh_p.bind(x)
+def sqrt(x): return sqrt_p.bind(x)
+def sign(x): return sign_p.bind(x)
+def floor(x): return floor_p.bind(x)
+def logistic(x): return logistic_p.bind(x)
+def add(x, y): return add_p.bind(x, y)
+def sub(x, y): return sub_p.bind(x, y)
+def mul(x, y): return mul_p.bind(x, y)
+def div(x, y): return div_p.bind(x, y)
+def pow(x, y): return pow_p.bind(x, y)
+def select(pred, x, y): return select_p.bind(pred, x, y)
+def integer_pow(x, y: int): return integer_pow_p.bind(x, y=int(y))
+
+
+def convert(x, dtype):
+    dtype = np.dtype(dtype)
+    if getattr(x, "dtype", None) == dtype:
+        return x
+    return convert_p.bind(x, dtype=dtype)
+
+
+def eq(x, y): return eq_p.bind(x, y)
+def gt(x, y): return gt_p.bind(x, y)
+def maximum(x, y): return max_p.bind(x, y)
+def minimum(x, y): return min_p.bind(x, y)

@@ -1,0 +1,214 @@
+"""Indexing: gather (NumPy basic and advanced indexing) and its transposes, scatter-add/set.
+
+An index is split into a static `spec` (ints, slices as (start, stop, step), None, and "a"
+placeholders) and the integer index arrays, which are ordinary (possibly traced) inputs.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.primitive import Primitive
+from ..core.trace import Tracer
+from ..core.types import ArrayType, is_float
+from ..errors import ConcretizationError
+
+
+def parse_index(idx, shape: tuple) -> tuple[tuple, list]:
+    """Python index -> (static spec, index arrays). Ellipsis is expanded against `shape`."""
+    if not isinstance(idx, tuple):
+        idx = (idx,)
+    items = []
+    for it in idx:
+        if isinstance(it, list):
+            it = np.asarray(it)
+        if isinstance(it, Tracer) and it.dtype == np.bool_ or (
+                isinstance(it, np.ndarray) and it.dtype == np.bool_):
+            try:
+                mask = it.concrete("boolean mask indexing") if isinstance(it, Tracer) else it
+            except ConcretizationError:
+                raise ConcretizationError(
+                    f"boolean mask indexing x[mask] makes a shape that depends on values, which "
+                    f"is not allowed under transformations that trace abstractly; use "
+                    f"fnp.where(mask, x, 0) instead") from None
+            items.extend(np.nonzero(np.asarray(mask)))
+            continue
+        items.append(it)
+    consumed = sum(1 for it in items if it is not None and it is not Ellipsis)
+    if sum(1 for it in items if it is Ellipsis) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    if consumed > len(shape):
+        raise IndexError(f"too many indices for an array of shape {shape}: "
+                         f"{consumed} were indexed")
+    spec, arrays = [], []
+    for it in items:
+        if it is Ellipsis:
+            spec.extend([(None, None, None)] * (len(shape) - consumed))
+        elif it is None:
+            spec.append(None)
+        elif isinstance(it, slice):
+            spec.append(tuple(_static_int(v) for v in (it.start, it.stop, it.step)))
+        elif isinstance(it, (int, np.integer)) and not isinstance(it, (bool, np.bool_)):
+            spec.append(int(it))
+        elif isinstance(it, (Tracer, np.ndarray)):
+            if it.dtype.kind not in "iu":
+                raise IndexError(f"arrays used as indices must be of integer type, not "
+                                 f"{it.dtype}")
+            spec.append("a")
+            arrays.append(it)
+        else:
+            raise IndexError(f"funcgrad indexing does not support index {it!r} of type "
+                             f"{type(it).__name__}")
+    return tuple(spec), arrays
+
+
+def _static_int(v):
+    if v is None:
+        return None
+    if isinstance(v, Tracer):
+        v = v.concrete("a slice bound")
+    return int(v)
+
+
+def build_index(spec: tuple, arrays) -> tuple:
+    it = iter(arrays)
+    out = []
+    for s in spec:
+        if s == "a":
+            out.append(next(it))
+        elif isinstance(s, tuple):
+            out.append(slice(*s))
+        else:
+            out.append(s)
+    return tuple(out)
+
+
+def _getitem_impl(x, *arrays, spec):
+    return np.asarray(x)[build_index(spec, arrays)]
+
+
+def _getitem_type(x: ArrayType, *arrays: ArrayType, spec):
+    dummy = np.broadcast_to(np.zeros((), x.dtype), x.shape)
+    try:
+        out = dummy[build_index(spec, [np.zeros(a.shape, np.intp) for a in arrays])]
+    except IndexError as e:
+        raise ValueError(f"getitem: index {_spec_str(spec)} is invalid for an array of shape "
+                         f"{x.shape}: {e}") from None
+    return ArrayType(np.shape(out), x.dtype)
+
+
+def _spec_str(spec):
+    return "[" + ", ".join(":" if s == (None, None, None) else
+                           "array" if s == "a" else
+                           ":".join("" if v is None else str(v) for v in s) if isinstance(s, tuple)
+                           else str(s) for s in spec) + "]"
+
+
+def _getitem_jvp(primals, tangents, *, spec):
+    x, *arrays = primals
+    out = getitem_p.bind(x, *arrays, spec=spec)
+    t = tangents[0]
+    return out, (None if t is None or not is_float(out.dtype)
+                 else getitem_p.bind(t, *arrays, spec=spec))
+
+
+def _getitem_transpose(ct, x, *arrays, spec):
+    from .families import zeros
+    return [scatter_add_p.bind(zeros(x.aval), ct, *arrays, spec=spec)] + [None] * len(arrays)
+
+
+getitem_p = Primitive("getitem", _getitem_impl, _getitem_type, jvp=_getitem_jvp,
+                      transpose=_getitem_transpose, linear=True)
+
+
+def _scatter_type(name):
+    def rule(x: ArrayType, y: ArrayType, *arrays: ArrayType, spec):
+        target = _getitem_type(x, *arrays, spec=spec)
+        try:
+            np.broadcast_shapes(y.shape, target.shape)
+            if len(np.broadcast_shapes(y.shape, target.shape)) > len(target.shape) or \
+                    np.broadcast_shapes(y.shape, target.shape) != target.shape:
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"{name}: values of shape {y.shape} do not fit the indexed region "
+                             f"of shape {target.shape}") from None
+        return x.strong()
+    return rule
+
+
+def _scatter_add_impl(x, y, *arrays, spec):
+    out = np.array(x, copy=True)
+    index = build_index(spec, arrays)
+    if arrays:
+        np.add.at(out, index, y)
+    else:
+        out[index] += y
+    return out
+
+
+def _scatter_set_impl(x, y, *arrays, spec):
+    out = np.array(x, copy=True)
+    out[build_index(spec, arrays)] = y
+    return out
+
+
+def _scatter_jvp(prim):
+    def jvp(primals, tangents, *, spec):
+        from .elementwise import _aval
+        from .families import zeros
+        x, y, *arrays = primals
+        out = prim.bind(x, y, *arrays, spec=spec)
+        tx, ty = tangents[:2]
+        if not is_float(out.dtype):
+            return out, None
+        tx = zeros(_aval(x)) if tx is None else tx
+        ty = zeros(_aval(y)) if ty is None else ty
+        return out, prim.bind(tx, ty, *arrays, spec=spec)
+    return jvp
+
+
+def _scatter_add_transpose(ct, x, y, *arrays, spec):
+    from .elementwise import is_undefined
+    return ([ct if is_undefined(x) else None,
+             getitem_p.bind(ct, *arrays, spec=spec) if is_undefined(y) else None]
+            + [None] * len(arrays))
+
+
+def _scatter_set_transpose(ct, x, y, *arrays, spec):
+    from .elementwise import is_undefined
+    return ([scatter_set_p.bind(ct, 0.0, *arrays, spec=spec) if is_undefined(x) else None,
+             getitem_p.bind(ct, *arrays, spec=spec) if is_undefined(y) else None]
+            + [None] * len(arrays))
+
+
+scatter_add_p = Primitive("scatter_add", _scatter_add_impl, _scatter_type("scatter_add"),
+                          transpose=_scatter_add_transpose, linear=True)
+scatter_add_p.jvp = _scatter_jvp(scatter_add_p)
+scatter_set_p = Primitive("scatter_set", _scatter_set_impl, _scatter_type("scatter_set"),
+                          transpose=_scatter_set_transpose, linear=True)
+scatter_set_p.jvp = _scatter_jvp(scatter_set_p)
+
+
+def getitem(x, idx):
+    spec, arrays = parse_index(idx, x.shape if hasattr(x, "shape") else np.shape(x))
+    return getitem_p.bind(x, *arrays, spec=spec)
+
+
+def slice_axis(x, axis: int, start: int, stop: int):
+    spec = tuple((None, None, None) if i != axis else (start, stop, None)
+                 for i in range(len(x.shape)))
+    return getitem_p.bind(x, spec=spec)
+
+
+def take_along_axis(x, idx, axis: int):
+    """NumPy's take_along_axis, as one gather with broadcast index grids."""
+    shape = x.shape
+    nd = len(shape)
+    arrays = []
+    for d in range(nd):
+        if d == axis:
+            arrays.append(idx)
+        else:
+            grid = [1] * nd
+            grid[d] = shape[d]
+            arrays.append(np.arange(shape[d]).reshape(grid))
+    return getitem_p.bind(x, *arrays, spec=("a",) * nd)

@@ -1,0 +1,110 @@
+"""dot_general: every product (dot, matmul, tensordot, einsum pairs) is one primitive."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.primitive import Primitive
+from ..core.types import ArrayType, promote
+from .shape import transpose
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _free(ndim, *used):
+    used = set().union(*used)
+    return [i for i in range(ndim) if i not in used]
+
+
+def _dot_impl(x, y, *, contract, batch):
+    (lc, rc), (lb, rb) = contract, batch
+    x, y = np.asarray(x), np.asarray(y)
+    if not lb:
+        if x.ndim <= 2 and y.ndim <= 2 and lc == ((x.ndim - 1,) if x.ndim else ()) and \
+                rc == ((0,) if y.ndim else ()) and len(lc) == 1:
+            return np.dot(x, y)
+        return np.tensordot(x, y, axes=(lc, rc))
+    letters = iter(_LETTERS)
+    xs = [next(letters) for _ in range(x.ndim)]
+    ys = [next(letters) for _ in range(y.ndim)]
+    for a, b in zip(lc, rc):
+        ys[b] = xs[a]
+    for a, b in zip(lb, rb):
+        ys[b] = xs[a]
+    out = ([xs[a] for a in lb] + [xs[i] for i in _free(x.ndim, lc, lb)]
+           + [ys[i] for i in _free(y.ndim, rc, rb)])
+    return np.einsum(f"{''.join(xs)},{''.join(ys)}->{''.join(out)}", x, y, optimize=True)
+
+
+def _dot_type(x: ArrayType, y: ArrayType, *, contract, batch):
+    (lc, rc), (lb, rb) = contract, batch
+    ok = (len(lc) == len(rc) and len(lb) == len(rb)
+          and all(0 <= a < x.ndim for a in lc + lb) and all(0 <= b < y.ndim for b in rc + rb))
+    if not ok or any(x.shape[a] != y.shape[b] for a, b in zip(lc + lb, rc + rb)):
+        raise ValueError(
+            f"dot_general: shapes {x.shape} and {y.shape} are not aligned: contracting axes "
+            f"{lc} of the first with {rc} of the second (sizes "
+            f"{tuple(x.shape[a] for a in lc if a < x.ndim)} vs "
+            f"{tuple(y.shape[b] for b in rc if b < y.ndim)})"
+            + (f", batch axes {lb} with {rb}" if lb else ""))
+    shape = ([x.shape[a] for a in lb] + [x.shape[i] for i in _free(x.ndim, lc, lb)]
+             + [y.shape[i] for i in _free(y.ndim, rc, rb)])
+    dtype = promote(x, y)[0]
+    if dtype == np.bool_:
+        dtype = np.dtype(np.bool_)
+    return ArrayType(shape, dtype)
+
+
+def _dot_jvp(primals, tangents, *, contract, batch):
+    (x, y), (tx, ty) = primals, tangents
+    out = dot_general(x, y, contract, batch)
+    t = None
+    if tx is not None:
+        t = dot_general(tx, y, contract, batch)
+    if ty is not None:
+        t2 = dot_general(x, ty, contract, batch)
+        t = t2 if t is None else t + t2
+    return out, t
+
+
+def _transpose_side(ct, other, x_ndim, my_c, my_b, other_c, other_b, other_ndim, *, swap):
+    """Cotangent of one operand of dot_general, given the other operand's value."""
+    nb = len(my_b)
+    my_free = _free(x_ndim, my_c, my_b)
+    other_free = _free(other_ndim, other_c, other_b)
+    # ct axes: batch, then the first operand's free axes, then the second's.
+    n_first = len(other_free) if swap else len(my_free)
+    other_free_in_ct = [nb + (0 if swap else n_first) + i for i in range(len(other_free))]
+    raw = dot_general(ct, other, (tuple(other_free_in_ct), tuple(other_free)),
+                      (tuple(range(nb)), tuple(other_b)))
+    # raw axes: batch, my free axes, then my contracting axes in the other's sorted order.
+    order = list(my_b) + my_free + [my_c[other_c.index(r)] for r in sorted(other_c)]
+    return transpose(raw, tuple(order.index(k) for k in range(x_ndim)))
+
+
+def _dot_transpose(ct, x, y, *, contract, batch):
+    from .elementwise import is_undefined
+    (lc, rc), (lb, rb) = contract, batch
+    cx = cy = None
+    if is_undefined(x):
+        cx = _transpose_side(ct, y, x.aval.ndim, lc, lb, rc, rb, np.ndim(y) if not hasattr(
+            y, "ndim") else y.ndim, swap=False)
+    if is_undefined(y):
+        cy = _transpose_side(ct, x, y.aval.ndim, rc, rb, lc, lb, np.ndim(x) if not hasattr(
+            x, "ndim") else x.ndim, swap=True)
+    return [cx, cy]
+
+
+def _dot_cost(x: ArrayType, y: ArrayType, *, contract, batch):
+    out = _dot_type(x, y, contract=contract, batch=batch)
+    k = int(np.prod([x.shape[a] for a in contract[0]], dtype=np.int64))
+    return 2 * out.size * k
+
+
+dot_general_p = Primitive("dot_general", _dot_impl, _dot_type, jvp=_dot_jvp,
+                          transpose=_dot_transpose, cost=_dot_cost)
+
+
+def dot_general(x, y, contract, batch=((), ())):
+    contract = (tuple(int(a) for a in contract[0]), tuple(int(b) for b in contract[1]))
+    batch = (tuple(int(a) for a in batch[0]), tuple(int(b) for b in batch[1]))
+    return dot_general_p.bind(x, y, contract=contract, batch=batch)

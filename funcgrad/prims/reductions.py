@@ -1,0 +1,172 @@
+"""Reductions over axes, cumulative sums, sorting."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from ..core.primitive import Primitive
+from ..core.types import ArrayType, is_float
+from .elementwise import convert, eq, mul
+from .families import zeros
+from .shape import broadcast_to, reshape
+
+
+def _check_axes(name, x: ArrayType, axes):
+    for a in axes:
+        if not 0 <= a < x.ndim:
+            raise ValueError(f"{name}: axis {a} is out of bounds for an array of shape {x.shape}")
+
+
+@lru_cache(maxsize=4096)
+def _reduced_dtype(fn, dtype):
+    return np.asarray(fn(np.ones((1,), dtype), axis=(0,))).dtype
+
+
+def _reduce_type(name, fn):
+    def rule(x: ArrayType, *, axes):
+        _check_axes(name, x, axes)
+        if name in ("reduce_max", "reduce_min") and any(x.shape[a] == 0 for a in axes):
+            raise ValueError(f"{name}: zero-size axis in {x.shape} has no identity")
+        shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
+        return ArrayType(shape, _reduced_dtype(fn, x.dtype))
+    return rule
+
+
+def keepdims_shape(shape, axes):
+    return tuple(1 if i in axes else d for i, d in enumerate(shape))
+
+
+def _sum_impl(x, *, axes):
+    return np.sum(x, axis=axes)
+
+
+reduce_sum_p = Primitive("reduce_sum", _sum_impl, _reduce_type("reduce_sum", np.sum),
+                         linear=True, emit=("call", "np.sum", "axis=axes"))
+reduce_sum_p.jvp = lambda primals, tangents, *, axes: (
+    reduce_sum(primals[0], axes), reduce_sum(tangents[0], axes))
+reduce_sum_p.transpose = lambda ct, x, *, axes: [
+    broadcast_to(reshape(ct, keepdims_shape(x.aval.shape, axes)), x.aval.shape)]
+
+
+def _extremum(name, fn):
+    def jvp(primals, tangents, *, axes):
+        (x,), (t,) = primals, tangents
+        out = prim.bind(x, axes=axes)
+        if not is_float(out.dtype):
+            return out, None
+        # The derivative is shared evenly between all positions that attain the extremum.
+        mask = convert(eq(x, reshape(out, keepdims_shape(x.shape, axes))), out.dtype)
+        return out, reduce_sum(mul(t, mask), axes) / reduce_sum(mask, axes)
+
+    prim = Primitive(name, lambda x, *, axes: fn(x, axis=axes), _reduce_type(name, fn), jvp=jvp,
+                     emit=("call", f"np.{fn.__name__}", "axis=axes"))
+    return prim
+
+
+reduce_max_p = _extremum("reduce_max", np.max)
+reduce_min_p = _extremum("reduce_min", np.min)
+
+
+def _prod_jvp(primals, tangents, *, axes):
+    # d prod = sum_i t_i * prod_{j != i} x_j, written as out / x: exact away from zeros.
+    (x,), (t,) = primals, tangents
+    out = reduce_prod(x, axes)
+    if not is_float(out.dtype):
+        return out, None
+    return out, reduce_sum(t * (reshape(out, keepdims_shape(x.shape, axes)) / x), axes)
+
+
+reduce_prod_p = Primitive("reduce_prod", lambda x, *, axes: np.prod(x, axis=axes),
+                          _reduce_type("reduce_prod", np.prod), jvp=_prod_jvp,
+                          domain="nonzero", emit=("call", "np.prod", "axis=axes"))
+
+
+def _arg_type(name):
+    def rule(x: ArrayType, *, axis):
+        if axis is None:
+            if x.size == 0:
+                raise ValueError(f"{name}: attempt to get {name} of an empty sequence")
+            return ArrayType((), np.int64)
+        _check_axes(name, x, (axis,))
+        if x.shape[axis] == 0:
+            raise ValueError(f"{name}: attempt to get {name} of an empty sequence")
+        return ArrayType(x.shape[:axis] + x.shape[axis + 1:], np.int64)
+    return rule
+
+
+argmax_p = Primitive("argmax", lambda x, *, axis: np.argmax(x, axis=axis), _arg_type("argmax"),
+                     nondiff=True, emit=("call", "np.argmax", "axis=axis"))
+argmin_p = Primitive("argmin", lambda x, *, axis: np.argmin(x, axis=axis), _arg_type("argmin"),
+                     nondiff=True, emit=("call", "np.argmin", "axis=axis"))
+argmax_p.jvp = lambda primals, tangents, *, axis: (argmax_p.bind(*primals, axis=axis), None)
+argmin_p.jvp = lambda primals, tangents, *, axis: (argmin_p.bind(*primals, axis=axis), None)
+
+
+@lru_cache(maxsize=1024)
+def _cumsum_dtype(dtype):
+    return np.cumsum(np.ones((1,), dtype)).dtype
+
+
+def _cum_type(x: ArrayType, *, axis, reverse=False):
+    _check_axes("cumsum", x, (axis,))
+    return ArrayType(x.shape, _cumsum_dtype(x.dtype))
+
+
+def _cumsum_impl(x, *, axis, reverse=False):
+    if reverse:
+        return np.flip(np.cumsum(np.flip(x, axis), axis=axis), axis)
+    return np.cumsum(x, axis=axis)
+
+
+cumsum_p = Primitive("cumsum", _cumsum_impl, _cum_type, linear=True)
+cumsum_p.jvp = lambda primals, tangents, *, axis, reverse=False: (
+    cumsum(primals[0], axis, reverse), cumsum(tangents[0], axis, reverse))
+cumsum_p.transpose = lambda ct, x, *, axis, reverse=False: [cumsum(ct, axis, not reverse)]
+
+
+def _sort_type(x: ArrayType, *, axis):
+    _check_axes("sort", x, (axis,))
+    return x.strong()
+
+
+def _sort_jvp(primals, tangents, *, axis):
+    from .indexing import take_along_axis
+    (x,), (t,) = primals, tangents
+    idx = argsort(x, axis)
+    return take_along_axis(x, idx, axis), take_along_axis(t, idx, axis)
+
+
+sort_p = Primitive("sort", lambda x, *, axis: np.sort(x, axis=axis, kind="stable"), _sort_type,
+                   jvp=_sort_jvp, domain="distinct")
+argsort_p = Primitive("argsort", lambda x, *, axis: np.argsort(x, axis=axis, kind="stable"),
+                      lambda x, *, axis: ArrayType(_sort_type(x, axis=axis).shape, np.int64),
+                      nondiff=True)
+argsort_p.jvp = lambda primals, tangents, *, axis: (argsort(primals[0], axis), None)
+
+
+def reduce_sum(x, axes):
+    return reduce_sum_p.bind(x, axes=tuple(axes))
+
+
+def reduce_max(x, axes):
+    return reduce_max_p.bind(x, axes=tuple(axes))
+
+
+def reduce_min(x, axes):
+    return reduce_min_p.bind(x, axes=tuple(axes))
+
+
+def reduce_prod(x, axes):
+    return reduce_prod_p.bind(x, axes=tuple(axes))
+
+
+def cumsum(x, axis: int, reverse: bool = False):
+    return cumsum_p.bind(x, axis=axis, reverse=reverse)
+
+
+def argsort(x, axis: int):
+    return argsort_p.bind(x, axis=axis)
+
+
+__all__ = ["zeros"]

@@ -1,0 +1,142 @@
+"""Shape primitives: reshape, broadcast_to, transpose, concatenate, rev. All linear."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.primitive import Primitive
+from ..core.types import ArrayType, promote
+
+
+def _reshape_type(x: ArrayType, *, shape):
+    if int(np.prod(shape, dtype=np.int64)) != x.size:
+        raise ValueError(f"reshape: cannot reshape an array of shape {x.shape} (size {x.size}) "
+                         f"into shape {tuple(shape)}")
+    return ArrayType(shape, x.dtype)
+
+
+reshape_p = Primitive("reshape", lambda x, *, shape: np.reshape(x, shape), _reshape_type,
+                      linear=True, emit=("call", "np.reshape", "shape"))
+reshape_p.jvp = lambda primals, tangents, *, shape: (reshape(primals[0], shape),
+                                                     reshape(tangents[0], shape))
+reshape_p.transpose = lambda ct, x, *, shape: [reshape(ct, x.aval.shape)]
+
+
+def _broadcast_type(x: ArrayType, *, shape):
+    try:
+        if np.broadcast_shapes(x.shape, shape) != tuple(shape):
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {tuple(shape)}"
+                         ) from None
+    return ArrayType(shape, x.dtype)
+
+
+broadcast_to_p = Primitive("broadcast_to", lambda x, *, shape: np.broadcast_to(x, shape),
+                           _broadcast_type, linear=True,
+                           emit=("call", "np.broadcast_to", "shape"))
+broadcast_to_p.jvp = lambda primals, tangents, *, shape: (broadcast_to(primals[0], shape),
+                                                          broadcast_to(tangents[0], shape))
+broadcast_to_p.transpose = lambda ct, x, *, shape: [unbroadcast(ct, x.aval.shape)]
+
+
+def unbroadcast(x, shape: tuple):
+    """Sum `x` over the axes that broadcasting added to reach its shape from `shape`."""
+    from .reductions import reduce_sum
+    xshape = x.shape
+    if xshape == shape:
+        return x
+    lead = len(xshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(shape)
+                                      if d == 1 and xshape[lead + i] != 1)
+    if axes:
+        x = reduce_sum(x, axes)
+    return reshape(x, shape) if x.shape != shape else x
+
+
+def _transpose_type(x: ArrayType, *, perm):
+    if sorted(perm) != list(range(x.ndim)):
+        raise ValueError(f"transpose: axes {perm} are not a permutation of the {x.ndim} axes "
+                         f"of an array of shape {x.shape}")
+    return ArrayType(tuple(x.shape[p] for p in perm), x.dtype)
+
+
+transpose_p = Primitive("transpose", lambda x, *, perm: np.transpose(x, perm), _transpose_type,
+                        linear=True, emit=("call", "np.transpose", "perm"))
+transpose_p.jvp = lambda primals, tangents, *, perm: (transpose(primals[0], perm),
+                                                      transpose(tangents[0], perm))
+transpose_p.transpose = lambda ct, x, *, perm: [transpose(ct, tuple(np.argsort(perm)))]
+
+
+def _concat_type(*xs: ArrayType, axis):
+    if not xs:
+        raise ValueError("concatenate: need at least one array to concatenate")
+    nd = xs[0].ndim
+    if nd == 0:
+        raise ValueError("concatenate: zero-dimensional arrays cannot be concatenated")
+    if not 0 <= axis < nd:
+        raise ValueError(f"concatenate: axis {axis} is out of bounds for arrays of ndim {nd}")
+    for x in xs:
+        if x.ndim != nd or any(a != b for i, (a, b) in enumerate(zip(x.shape, xs[0].shape))
+                               if i != axis):
+            shapes = ", ".join(str(x.shape) for x in xs)
+            raise ValueError(f"concatenate: shapes {shapes} must match except on axis {axis}")
+    shape = list(xs[0].shape)
+    shape[axis] = sum(x.shape[axis] for x in xs)
+    return ArrayType(shape, promote(*xs)[0])
+
+
+def _concat_jvp(primals, tangents, *, axis):
+    from .families import zeros
+    from .elementwise import _aval
+    ts = [zeros(_aval(p)) if t is None else t for p, t in zip(primals, tangents)]
+    return concatenate(primals, axis), concatenate(ts, axis)
+
+
+def _concat_transpose(ct, *xs, axis):
+    from .indexing import slice_axis
+    cts, start = [], 0
+    for x in xs:
+        n = x.aval.shape[axis]
+        from .elementwise import is_undefined
+        cts.append(slice_axis(ct, axis, start, start + n) if is_undefined(x) else None)
+        start += n
+    return cts
+
+
+concatenate_p = Primitive("concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis),
+                          _concat_type, jvp=_concat_jvp, transpose=_concat_transpose,
+                          linear=True)
+
+rev_p = Primitive("rev", lambda x, *, axes: np.flip(x, axes), lambda x, *, axes: x.strong(),
+                  linear=True, emit=("call", "np.flip", "axes"))
+rev_p.jvp = lambda primals, tangents, *, axes: (rev(primals[0], axes), rev(tangents[0], axes))
+rev_p.transpose = lambda ct, x, *, axes: [rev(ct, axes)]
+
+
+def reshape(x, shape):
+    shape = tuple(int(d) for d in shape)
+    if getattr(x, "shape", None) == shape:
+        return x
+    return reshape_p.bind(x, shape=shape)
+
+
+def broadcast_to(x, shape):
+    shape = tuple(int(d) for d in shape)
+    if getattr(x, "shape", None) == shape:
+        return x
+    return broadcast_to_p.bind(x, shape=shape)
+
+
+def transpose(x, perm):
+    perm = tuple(int(p) for p in perm)
+    if perm == tuple(range(len(perm))):
+        return x
+    return transpose_p.bind(x, perm=perm)
+
+
+def concatenate(xs, axis: int):
+    return concatenate_p.bind(*xs, axis=int(axis))
+
+
+def rev(x, axes):
+    return rev_p.bind(x, axes=tuple(axes))

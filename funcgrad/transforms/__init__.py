@@ -1,0 +1,1 @@
+"""Transformations as passes over traced graphs: jvp, linearize, transpose, vmap, custom rules."""

@@ -1,0 +1,154 @@
+"""Automatic differentiation: forward mode (jvp), linearize (= jvp + partial evaluation), and
+reverse mode (= linearize + transpose). Everything about reverse mode is in this file."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.ir import Graph, Lit, Var
+from ..core.trace import (
+    GraphTrace,
+    GraphTracer,
+    JVPTrace,
+    JVPTracer,
+    Tracer,
+    current_trace,
+    set_trace,
+)
+from ..core.source import user_source
+from ..core.types import ArrayType, is_float, type_of
+from ..prims.elementwise import UndefinedPrimal, add, convert
+from ..prims.families import zeros
+from ..prims.shape import unbroadcast
+
+
+def tangent_aval(x) -> ArrayType | None:
+    """Tangent type of a primal, or None for integer/bool primals (they have no derivative)."""
+    aval = type_of(x)
+    return aval.strong() if is_float(aval.dtype) else None
+
+
+def jvp_flat(f, primals: list, tangents: list, kind: str = "jvp"):
+    """Forward mode on flat lists. `tangents` may hold None (a symbolic zero)."""
+    trace = JVPTrace(current_trace(), kind)
+    trace.source = user_source()
+    ins = [JVPTracer(trace, p, t) for p, t in zip(primals, tangents, strict=True)]
+    prev = set_trace(trace)
+    try:
+        outs = f(*ins)
+    finally:
+        set_trace(prev)
+        trace.alive = False
+    out_p, out_t = [], []
+    for o in outs:
+        if isinstance(o, JVPTracer) and o._trace is trace:
+            out_p.append(o.primal)
+            out_t.append(o.tangent)
+        else:
+            if isinstance(o, Tracer):
+                trace.check_foreign(o)
+            out_p.append(o)
+            out_t.append(None)
+    return out_p, out_t
+
+
+def linearize_flat(f, primals: list, kind: str = "grad"):
+    """Run `f` once, returning its outputs and a linear Graph from input to output tangents.
+
+    The JVP trace computes primal values in the parent trace (concretely when there is no
+    outer transformation) while the tangent operations are recorded by a partial-evaluation
+    graph trace: primal values the tangents need become the graph's constants (residuals).
+    """
+    parent = current_trace()
+    pe = GraphTrace(parent, kind, delegate_known=True)
+    jt = JVPTrace(pe, kind, linearizing=True)
+    jt.source = pe.source = user_source()
+    in_tangents = []
+    for p in primals:
+        aval = tangent_aval(p)
+        in_tangents.append(pe.new_arg(aval) if aval is not None else None)
+    ins = [JVPTracer(jt, p, t) for p, t in zip(primals, in_tangents)]
+    prev = set_trace(jt)
+    try:
+        outs = f(*ins)
+        out_p, out_t = [], []
+        for o in outs:
+            if isinstance(o, JVPTracer) and o._trace is jt:
+                out_p.append(o.primal)
+                out_t.append(o.tangent)
+            else:
+                if isinstance(o, Tracer):
+                    jt.check_foreign(o)
+                out_p.append(o)
+                out_t.append(None)
+        set_trace(pe)
+        out_t = [zeros(type_of(p).strong()) if t is None else t for p, t in zip(out_p, out_t)]
+        graph = pe.to_graph([t.var for t in in_tangents if t is not None], out_t)
+    finally:
+        set_trace(prev)
+        jt.alive = pe.alive = False
+    graph.info["linear_inputs"] = [t is not None for t in in_tangents]
+    return out_p, graph
+
+
+def backward_pass(graph: Graph, cts_out: list) -> list:
+    """Transpose a linear graph: cotangents of its outputs -> cotangents of its inputs.
+
+    Walks the equations once in reverse. Each linear primitive's transpose rule gives the
+    cotangents of its linear inputs; they are summed back to each input's shape here (so rules
+    never unbroadcast) and accumulated when a value fans out.
+    """
+    known = dict(zip(graph.constvars, graph.consts))
+    cts: dict[Var, object] = {}
+
+    def accumulate(v: Var, ct):
+        ct = _fit(ct, v.aval)
+        prev = cts.get(v)
+        cts[v] = ct if prev is None else add(prev, ct)
+
+    for v, ct in zip(graph.outvars, cts_out, strict=True):
+        if isinstance(v, Var) and v not in known and ct is not None:
+            accumulate(v, ct)
+    for eqn in reversed(graph.eqns):
+        outs = [cts.pop(v, None) for v in eqn.outputs]
+        if all(ct is None for ct in outs):
+            continue
+        ins = [v.val if isinstance(v, Lit) else known[v] if v in known else UndefinedPrimal(v.aval)
+               for v in eqn.inputs]
+        rule = eqn.primitive.transpose
+        if rule is None:
+            raise NotImplementedError(f"funcgrad has no transpose rule for '{eqn.primitive.name}'"
+                                      f" (needed for reverse mode)")
+        if eqn.primitive.multiple_results:
+            outs = [zeros(v.aval) if ct is None else ct for v, ct in zip(eqn.outputs, outs)]
+            ct_ins = rule(outs, *ins, **eqn.params)
+        else:
+            ct_ins = rule(outs[0], *ins, **eqn.params)
+        for v, x, ct in zip(eqn.inputs, ins, ct_ins):
+            if ct is not None and type(x) is UndefinedPrimal:
+                accumulate(v, ct)
+    return [cts.pop(v, None) for v in graph.invars]
+
+
+def _fit(ct, aval: ArrayType):
+    """Sum a cotangent over broadcast axes and cast it to its variable's dtype."""
+    shape = ct.shape if hasattr(ct, "shape") else np.shape(ct)
+    if shape != aval.shape:
+        ct = unbroadcast(ct, aval.shape)
+    if getattr(ct, "dtype", None) != aval.dtype:
+        ct = convert(ct, aval.dtype)
+    return ct
+
+
+def vjp_flat(f, primals: list, kind: str = "vjp"):
+    """(outputs, vjp_fn) on flat lists; vjp_fn(cts) gives one cotangent (or None) per primal."""
+    out, graph = linearize_flat(f, primals, kind)
+    mask = graph.info["linear_inputs"]
+
+    def vjp_fn(cts_out: list) -> list:
+        cts = iter(backward_pass(graph, cts_out))
+        return [next(cts) if m else None for m in mask]
+
+    return out, vjp_fn
+
+
+__all__ = ["jvp_flat", "linearize_flat", "backward_pass", "vjp_flat", "GraphTracer"]

@@ -1,0 +1,313 @@
+"""The public transformations: pytree plumbing and argument checks around the flat passes."""
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .. import tree
+from ..core.ir import Graph, Lit
+from ..core.source import user_source, where
+from ..core.trace import GraphTrace, Tracer, current_trace, set_trace
+from ..core.types import is_float, type_of
+from ..prims.families import zeros
+from ..prims.special import stop_gradient_p
+from .ad import jvp_flat, linearize_flat, vjp_flat
+
+
+def as_value(x):
+    """Arguments become arrays (Python scalars -> 0-d arrays); traced values pass through."""
+    if isinstance(x, (Tracer, np.ndarray)):
+        return x
+    if isinstance(x, (bool, int, float, complex, np.generic)):
+        return np.asarray(x)
+    if isinstance(x, (list, tuple)) or x is None:
+        return x
+    try:
+        return np.asarray(x)
+    except Exception:
+        raise TypeError(f"argument of type {type(x).__name__} is not a valid funcgrad value: "
+                        f"pass arrays, numbers or pytrees (tuples, lists, dicts) of them") from None
+
+
+def as_output(x):
+    """Results are NumPy arrays (0-d for scalars), never NumPy scalars or Python numbers."""
+    if isinstance(x, (np.ndarray, Tracer)):
+        return x
+    return np.asarray(x)
+
+
+def _flatten_fun(fun: Callable, in_tree, store: list) -> Callable:
+    def flat_fun(*flat_args):
+        out = fun(*tree.unflatten(in_tree, list(flat_args)))
+        flat_out, out_tree = tree.flatten(out)
+        store.append(out_tree)
+        return flat_out
+    return flat_fun
+
+
+def _argnums_tuple(argnums, nargs: int, name: str) -> tuple[int, ...]:
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for i in nums:
+        if not isinstance(i, int) or not -nargs <= i < nargs:
+            raise ValueError(f"{name}: argnums={argnums!r} is out of range for a function "
+                             f"called with {nargs} positional argument(s)")
+    return tuple(i % nargs for i in nums)
+
+
+def _check_float_args(name: str, diff_args, argnums) -> None:
+    for i, arg in zip(argnums, diff_args):
+        for path, leaf in tree.flatten_with_paths(arg):
+            dt = type_of(as_value(leaf)).dtype
+            if not is_float(dt):
+                raise TypeError(
+                    f"{name}: argument {i}{path} has dtype {dt}; only floating-point inputs "
+                    f"can be differentiated. Pass it as floats (e.g. x.astype(float)) or leave "
+                    f"it out of argnums{where()}")
+
+
+def _partial_argnums(fun, args, kwargs, argnums):
+    def f(*diff):
+        full = list(args)
+        for i, d in zip(argnums, diff):
+            full[i] = d
+        return fun(*full, **kwargs)
+    return f
+
+
+def vjp(fun: Callable, *primals, has_aux: bool = False):
+    """Reverse mode: `(out, vjp_fn)`; `vjp_fn(cotangent)` gives one cotangent per primal.
+
+    >>> import funcgrad as fg, numpy as np
+    >>> out, f_vjp = fg.vjp(lambda x: x ** 2, np.array([1.0, 2.0]))
+    >>> f_vjp(np.ones(2))
+    (array([2., 4.]),)
+    """
+    flat, in_tree = tree.flatten(tuple(as_value_tree(p) for p in primals))
+    store: list = []
+    aux_store: list = []
+    target = fun
+    if has_aux:
+        def target(*args):
+            out = fun(*args)
+            if not (isinstance(out, (tuple, list)) and len(out) == 2):
+                raise TypeError(f"has_aux=True requires the function to return a pair "
+                                f"(output, aux), got {type(out).__name__}{where()}")
+            aux_store.append(out[1])
+            return out[0]
+    out_flat, flat_vjp = vjp_flat(_flatten_fun(target, in_tree, store), flat, "vjp")
+    out_tree = store[0]
+    out = tree.unflatten(out_tree, [as_output(o) for o in out_flat])
+    in_avals = [type_of(x) for x in flat]
+
+    def vjp_fn(cotangent):
+        ct_flat, ct_tree = tree.flatten(cotangent)
+        if ct_tree != out_tree:
+            raise ValueError(f"vjp: the cotangent has structure {ct_tree}, but the function's "
+                             f"output has structure {out_tree}")
+        for c, o in zip(ct_flat, out_flat):
+            if np.shape(c) != np.shape(o) and getattr(c, "shape", None) != getattr(o, "shape",
+                                                                                    ()):
+                raise ValueError(f"vjp: cotangent of shape {np.shape(c)} for an output of shape "
+                                 f"{np.shape(o)}")
+        cts = flat_vjp([as_value(c) for c in ct_flat])
+        cts = [as_output(zeros(a.strong())) if c is None else as_output(c)
+               for c, a in zip(cts, in_avals)]
+        return tuple(tree.unflatten(in_tree, cts))
+
+    if has_aux:
+        return out, vjp_fn, aux_store[0]
+    return out, vjp_fn
+
+
+def as_value_tree(x):
+    return tree.map(as_value, x)
+
+
+def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False) -> Callable:
+    """A function returning `(fun(*args), grad)`; with has_aux, `((value, aux), grad)`.
+
+    >>> import funcgrad as fg
+    >>> fg.value_and_grad(lambda x: x ** 2)(3.0)
+    (array(9.), array(6.))
+    """
+    @functools.wraps(fun)
+    def wrapped(*args, **kwargs):
+        nums = _argnums_tuple(argnums, len(args), "grad")
+        diff = [as_value_tree(args[i]) for i in nums]
+        _check_float_args("grad", diff, nums)
+        f = _partial_argnums(fun, args, kwargs, nums)
+        if has_aux:
+            out, f_vjp, aux = vjp(f, *diff, has_aux=True)
+        else:
+            out, f_vjp = vjp(f, *diff)
+        _check_scalar_output("grad", out)
+        g = f_vjp(np.ones((), type_of(out).dtype) if not isinstance(out, Tracer)
+                  else _ones_like(out))
+        g = g[0] if isinstance(argnums, int) else g
+        return ((out, aux), g) if has_aux else (out, g)
+    return wrapped
+
+
+def _ones_like(x):
+    from ..prims.special import full
+    return full(shape=x.shape, fill_value=1, dtype=x.dtype)
+
+
+def _check_scalar_output(name: str, out) -> None:
+    leaves = tree.leaves(out)
+    if len(leaves) != 1 or not isinstance(out, (np.ndarray, Tracer)):
+        raise TypeError(f"{name} requires the function to return one scalar array, got "
+                        f"{tree.structure(out)}; use fg.vjp or fg.jacrev for other outputs")
+    aval = type_of(out)
+    if aval.shape != () or not is_float(aval.dtype):
+        raise TypeError(
+            f"{name} requires a real floating-point scalar output (shape ()), but the function "
+            f"returned {aval.short()}. For a non-scalar output use fg.vjp or fg.jacrev, or "
+            f"reduce it first (e.g. .sum()); integer outputs have no gradient.")
+
+
+def grad(fun: Callable, argnums=0, has_aux: bool = False) -> Callable:
+    """The gradient of a scalar function, shaped and typed like the arguments in `argnums`.
+
+    >>> import funcgrad as fg, funcgrad.numpy as fnp
+    >>> fg.grad(lambda x: x ** 2)(3.0)
+    array(6.)
+    >>> fg.grad(lambda x: fnp.sin(x ** 2))(1.0)      # 2x cos(x^2)
+    array(1.08060461)
+    """
+    vg = value_and_grad(fun, argnums, has_aux)
+
+    @functools.wraps(fun)
+    def wrapped(*args, **kwargs):
+        value, g = vg(*args, **kwargs)
+        return (g, value[1]) if has_aux else g
+    return wrapped
+
+
+def jvp(fun: Callable, primals: Sequence, tangents: Sequence):
+    """Forward mode: `(fun(*primals), J @ tangents)`.
+
+    >>> import funcgrad as fg, funcgrad.numpy as fnp
+    >>> fg.jvp(fnp.sin, (0.0,), (1.0,))
+    (array(0.), array(1.))
+    """
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError("jvp: primals and tangents must be tuples (one entry per argument), "
+                        f"got {type(primals).__name__} and {type(tangents).__name__}")
+    flat_p, in_tree = tree.flatten(tuple(as_value_tree(p) for p in primals))
+    flat_t, t_tree = tree.flatten(tuple(as_value_tree(t) for t in tangents))
+    if in_tree != t_tree:
+        raise ValueError(f"jvp: tangents have structure {t_tree} but primals have {in_tree}")
+    for p, t in zip(flat_p, flat_t):
+        ap, at = type_of(p), type_of(t)
+        if ap.shape != at.shape:
+            raise ValueError(f"jvp: tangent of shape {at.shape} for a primal of shape "
+                             f"{ap.shape}; they must match")
+    flat_t = [t if is_float(type_of(p).dtype) else None for p, t in zip(flat_p, flat_t)]
+    flat_t = [t if t is None or type_of(t).dtype == type_of(p).dtype
+              else t.astype(type_of(p).dtype) for p, t in zip(flat_p, flat_t)]
+    store: list = []
+    out_p, out_t = jvp_flat(_flatten_fun(fun, in_tree, store), flat_p, flat_t)
+    out_t = [zeros(type_of(p).strong()) if t is None else t for p, t in zip(out_p, out_t)]
+    return (tree.unflatten(store[0], [as_output(o) for o in out_p]),
+            tree.unflatten(store[0], [as_output(t) for t in out_t]))
+
+
+def linearize(fun: Callable, *primals):
+    """`(out, f_jvp)` where f_jvp(*tangents) is the linear map at `primals` (evaluated once).
+
+    >>> import funcgrad as fg, funcgrad.numpy as fnp
+    >>> out, f_jvp = fg.linearize(fnp.sin, 0.0)
+    >>> f_jvp(2.0)
+    array(2.)
+    """
+    from .interpret import eval_graph
+    flat, in_tree = tree.flatten(tuple(as_value_tree(p) for p in primals))
+    store: list = []
+    out, graph = linearize_flat(_flatten_fun(fun, in_tree, store), flat, "linearize")
+    mask = graph.info["linear_inputs"]
+
+    def f_jvp(*tangents):
+        flat_t, t_tree = tree.flatten(tuple(as_value_tree(t) for t in tangents))
+        if t_tree != in_tree:
+            raise ValueError(f"linearize: tangents have structure {t_tree}, expected {in_tree}")
+        outs = eval_graph(graph, [t for t, m in zip(flat_t, mask) if m])
+        return tree.unflatten(store[0], [as_output(o) for o in outs])
+
+    return tree.unflatten(store[0], [as_output(o) for o in out]), f_jvp
+
+
+def stop_gradient(x: Any) -> Any:
+    """Identity on values, zero derivative: the functional `detach` (maps over pytrees).
+
+    >>> import funcgrad as fg
+    >>> fg.grad(lambda x: x * fg.stop_gradient(x))(3.0)
+    array(3.)
+    """
+    return tree.map(lambda v: stop_gradient_p.bind(as_value(v)), x)
+
+
+def make_graph(fun: Callable, static_argnums=()) -> Callable:
+    """Trace `fun` abstractly for the given arguments and return its Graph.
+
+    >>> import funcgrad as fg, numpy as np
+    >>> print(fg.make_graph(lambda x: np.sin(x) * 2.0)(np.ones(3)))
+    { lambda x:f64[3] ;
+        a:f64[3] = sin x
+        b:f64[3] = mul a 2.0:f64[]
+      in (b) }
+    """
+    static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+
+    @functools.wraps(fun)
+    def wrapped(*args, **kwargs):
+        graph, _ = trace_to_graph(fun, args, kwargs, static, "make_graph")
+        return graph
+    return wrapped
+
+
+def trace_to_graph(fun, args, kwargs, static, kind: str, avals=None):
+    """Trace `fun` abstractly; returns (Graph, out_tree). Static args are passed as is."""
+    dyn_idx = [i for i in range(len(args)) if i not in static]
+    dyn = tuple(as_value_tree(args[i]) for i in dyn_idx)
+    flat, in_tree = tree.flatten(dyn)
+    trace = GraphTrace(current_trace(), kind)
+    trace.source = user_source()
+    if static == () and dyn_idx:
+        trace.static_hint = None
+    tracers = [trace.new_arg(type_of(x).strong() if avals is None else a)
+               for x, a in zip(flat, avals or flat)]
+    dyn_args = tree.unflatten(in_tree, tracers)
+    full = list(args)
+    for i, a in zip(dyn_idx, dyn_args):
+        full[i] = a
+    prev = set_trace(trace)
+    try:
+        out = fun(*full, **kwargs)
+        flat_out, out_tree = tree.flatten(out)
+        graph = trace.to_graph(trace.invars, flat_out)
+    finally:
+        set_trace(prev)
+        trace.alive = False
+    graph.names = _arg_names(fun, dyn_idx, dyn, graph)
+    graph.info.update(in_tree=in_tree, out_tree=out_tree)
+    return graph, out_tree
+
+
+def _arg_names(fun, dyn_idx, dyn, graph: Graph):
+    try:
+        params = list(inspect.signature(fun).parameters)
+    except (TypeError, ValueError):
+        return None
+    names, k = {}, 0
+    for i, a in zip(dyn_idx, dyn):
+        n = len(tree.leaves(a))
+        if n == 1 and i < len(params) and len(params[i]) <= 3 and params[i].isidentifier():
+            names[graph.invars[k]] = params[i]
+        k += n
+    return names
+
+
