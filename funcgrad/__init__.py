@@ -5,6 +5,8 @@
 array(6.)
 """
 from . import errors, numpy, tree  # noqa: F401  (numpy installs tracer operators)
+from . import nn, optim, test_util  # noqa: F401
+from .compile.jit import jit
 from .transforms.api import (
     grad,
     jvp,
@@ -15,8 +17,11 @@ from .transforms.api import (
     vjp,
 )
 from .transforms.custom import checkpoint, custom_vjp
+from .transforms.jacobians import hessian, jacfwd, jacrev
+from .transforms.vmap import vmap
 
 __version__ = "0.1.0"
 
-__all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "stop_gradient", "make_graph",
-           "custom_vjp", "checkpoint", "errors", "numpy", "tree"]
+__all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "hessian",
+           "vmap", "jit", "stop_gradient", "custom_vjp", "checkpoint", "make_graph",
+           "errors", "numpy", "tree", "nn", "optim", "test_util"]

@@ -1,0 +1,1 @@
+"""jit: compile pipeline over the IR."""

@@ -1,0 +1,1 @@
+"""Inspection: rendering, cost model, NaN debugging, command line."""
