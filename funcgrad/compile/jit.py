@@ -1,12 +1,243 @@
-"""jit (placeholder: runs the function as is until the compiler lands)."""
+"""jit: trace once per argument signature, optimise the graph, generate NumPy code, cache it.
+
+The cached call path is one signature computation, one dictionary lookup and one call of the
+generated function. Under an outer transformation (grad of jit, jit of jit, vmap of jit) the
+function is traced through inline, so every transformation composes with jit.
+"""
 from __future__ import annotations
 
 import functools
+import threading
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import tree
+from ..core import trace as _trace
+from ..core.ir import Graph
+from ..core.types import ArrayType, dtype_short, type_of
+from ..transforms.api import as_output, trace_to_graph
+from .codegen import compile_graph
+from .passes import optimize
+
+_SCALARS = (float, int, bool, complex)
 
 
-def jit(fun, static_argnums=(), static_argnames=()):
-    """Compile `fun` (placeholder)."""
-    @functools.wraps(fun)
-    def wrapped(*args, **kwargs):
-        return fun(*args, **kwargs)
-    return wrapped
+class CacheMissWarning(UserWarning):
+    """jit traced and compiled again; the message says which part of the signature changed."""
+
+
+def _leaf_key(x):
+    t = type(x)
+    if t is np.ndarray:
+        return (x.shape, x.dtype)
+    if t in _SCALARS:
+        return t
+    if isinstance(x, np.generic):
+        return ((), x.dtype)
+    if isinstance(x, _trace.Tracer):
+        return (x.shape, x.dtype)
+    raise TypeError(f"jit: argument leaf of type {t.__name__} is not an array or number; "
+                    f"pass it with static_argnums/static_argnames if it is configuration")
+
+
+def _leaf_aval(x) -> ArrayType:
+    aval = type_of(x)
+    return aval if aval.weak else aval.strong()
+
+
+def _describe_key(key) -> list[tuple[str, str]]:
+    treedef, leaf_keys, statics = key
+    out = []
+    paths = [p for p, _ in tree.flatten_with_paths(treedef.unflatten(list(range(
+        treedef.num_leaves))))]
+    for p, k in zip(paths, leaf_keys):
+        if isinstance(k, tuple):
+            out.append((f"arg{p}", f"{dtype_short(k[1])}{list(k[0])}".replace(" ", "")))
+        else:
+            out.append((f"arg{p}", f"python {k.__name__}"))
+    for i, v in statics:
+        out.append((f"static {i}", repr(v)))
+    return out
+
+
+class Stage:
+    """The compiled stage of one signature: `.graph` (after the passes), `.as_text()` (the
+    generated NumPy source), `.cost()` (FLOPs, bytes moved, peak live memory)."""
+
+    def __init__(self, graph: Graph, raw_graph: Graph, fn: Callable, source: str, out_tree):
+        self.graph, self.raw_graph, self.fn, self.source = graph, raw_graph, fn, source
+        self.out_tree = out_tree
+
+    def as_text(self) -> str:
+        return self.source
+
+    def cost(self) -> dict:
+        from ..inspect.cost import graph_cost
+        return graph_cost(self.graph)
+
+    def __call__(self, *flat_args):
+        return self.fn(*flat_args)
+
+
+class Jitted:
+    """A function compiled per input signature; see `jit`."""
+
+    def __init__(self, fun: Callable, static_argnums=(), static_argnames=(),
+                 explain_cache_misses: bool = False):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.static_argnums = (static_argnums,) if isinstance(static_argnums, int) \
+            else tuple(static_argnums)
+        self.static_argnames = (static_argnames,) if isinstance(static_argnames, str) \
+            else tuple(static_argnames)
+        self.explain_cache_misses = explain_cache_misses
+        self._cache: dict = {}
+        self._lock = threading.Lock()
+
+    def cache_size(self) -> int:
+        """Number of compiled signatures."""
+        return len(self._cache)
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+
+    def _split(self, args, kwargs):
+        nargs = len(args)
+        static_idx = tuple(sorted(i % nargs for i in self.static_argnums if -nargs <= i < nargs))
+        statics = []
+        for i in static_idx:
+            statics.append((i, _hashable(args[i], f"static argument {i}")))
+        for k in sorted(kwargs):
+            if k in self.static_argnames:
+                statics.append((k, _hashable(kwargs[k], f"static argument '{k}'")))
+        dyn = tuple(a for i, a in enumerate(args) if i not in static_idx)
+        dyn_kw = {k: v for k, v in kwargs.items() if k not in self.static_argnames}
+        return static_idx, tuple(statics), dyn, dyn_kw
+
+    def __call__(self, *args, **kwargs):
+        if _trace._state.trace is not _trace.EVAL:
+            return self.fun(*args, **kwargs)   # traced inline by the outer transformation
+        if self.static_argnums or self.static_argnames or kwargs:
+            static_idx, statics, dyn, dyn_kw = self._split(args, kwargs)
+            flat, treedef = tree.flatten((dyn, dyn_kw))
+        else:
+            static_idx, statics = (), ()
+            flat, treedef = tree.flatten(args)
+        key = (treedef, tuple(map(_leaf_key, flat)), statics)
+        stage = self._cache.get(key)
+        if stage is None:
+            stage = self._compile(key, args, kwargs, static_idx)
+        out = stage.fn(*flat)
+        return tree.unflatten(stage.out_tree, [o if type(o) is np.ndarray else as_output(o)
+                                               for o in out])
+
+    def _compile(self, key, args, kwargs, static_idx) -> Stage:
+        if self.explain_cache_misses and self._cache:
+            warnings.warn(self.explain(key), CacheMissWarning, stacklevel=3)
+        stage = self._build(args, kwargs, static_idx)
+        with self._lock:
+            self._cache.setdefault(key, stage)
+        return stage
+
+    def _build(self, args, kwargs, static_idx) -> Stage:
+        static_kw = {k: v for k, v in kwargs.items() if k in self.static_argnames}
+        dyn_kw = {k: v for k, v in kwargs.items() if k not in self.static_argnames}
+        dyn_pos = [i for i in range(len(args)) if i not in static_idx]
+        flat_all, _ = tree.flatten((tuple(args[i] for i in dyn_pos), dyn_kw))
+        avals = [_leaf_aval(x) for x in flat_all]
+
+        def fun_of_dyn(dyn_args, dyn_kwargs):
+            full = list(args)
+            for i, a in zip(dyn_pos, dyn_args):
+                full[i] = a
+            return self.fun(*full, **static_kw, **dyn_kwargs)
+
+        arg_index = [i for i in dyn_pos for _ in tree.leaves(args[i])]
+        arg_index += [k for k in sorted(dyn_kw) for _ in tree.leaves(dyn_kw[k])]
+        graph, out_tree = trace_to_graph(fun_of_dyn, (tuple(args[i] for i in dyn_pos), dyn_kw),
+                                         {}, (), "jit", avals=avals, arg_index=arg_index,
+                                         static_hint=_static_hint(self.fun))
+        optimized = optimize(graph)
+        fn, src = compile_graph(optimized, _fn_name(self.fun))
+        return Stage(optimized, graph, fn, src, out_tree)
+
+    def lower(self, *args, **kwargs) -> Stage:
+        """The compiled stage for these arguments (compiling it if needed).
+
+        >>> import funcgrad as fg, numpy as np
+        >>> stage = fg.jit(lambda x: np.sin(x) * 2.0).lower(np.ones(3))
+        >>> [e.primitive.name for e in stage.graph.eqns]
+        ['sin', 'mul']
+        """
+        static_idx, statics, dyn, dyn_kw = self._split(args, kwargs)
+        flat, treedef = tree.flatten((dyn, dyn_kw))
+        key = (treedef, tuple(map(_leaf_key, flat)), statics)
+        stage = self._cache.get(key)
+        return stage if stage is not None else self._compile(key, args, kwargs, static_idx)
+
+    def explain(self, key) -> str:
+        """Why `key` missed the cache: what differs from the closest compiled signature."""
+        new = _describe_key(key)
+        best, best_diff = None, None
+        for old_key in self._cache:
+            old = _describe_key(old_key)
+            if len(old) != len(new) or [n for n, _ in old] != [n for n, _ in new]:
+                diff = [f"argument structure {old_key[0]} -> {key[0]}"]
+            else:
+                diff = [f"{n} {a} -> {b}" for (n, a), (_, b) in zip(old, new) if a != b]
+            if best_diff is None or len(diff) < len(best_diff):
+                best, best_diff = old_key, diff
+        name = getattr(self.fun, "__name__", "function")
+        return (f"jit({name}) retraced ({len(self._cache)} compiled so far): "
+                + "; ".join(best_diff or ["no difference found"]))
+
+
+def _hashable(v, what: str):
+    try:
+        hash(v)
+    except TypeError:
+        raise TypeError(f"jit: {what} of type {type(v).__name__} is not hashable, so it cannot "
+                        f"be part of the cache key; pass a hashable value (e.g. a tuple instead "
+                        f"of a list) or make it a traced argument") from None
+    return v
+
+
+def _static_hint(fun) -> Callable:
+    name = getattr(fun, "__name__", "f")
+
+    def hint(arg) -> str:
+        if arg is None:
+            return ", or mark the argument static with fg.jit(..., static_argnums=(i,))"
+        if isinstance(arg, str):
+            return (f", or, if '{arg}' is configuration rather than data, mark it static: "
+                    f"fg.jit({name}, static_argnames=('{arg}',))")
+        return (f", or, if argument {arg} is configuration rather than data, mark it static: "
+                f"fg.jit({name}, static_argnums=({arg},))")
+    return hint
+
+
+def _fn_name(fun) -> str:
+    name = getattr(fun, "__name__", "compiled")
+    return name if name.isidentifier() else "compiled"
+
+
+def jit(fun: Callable | None = None, static_argnums=(), static_argnames=(),
+        explain_cache_misses: bool = False) -> Any:
+    """Compile `fun`: trace once per signature (shapes, dtypes, pytree structure, static
+    values), optimise the graph and generate straight-line NumPy code; calls then cost one
+    cache lookup plus the generated code.
+
+    >>> import funcgrad as fg, numpy as np
+    >>> f = fg.jit(lambda x, y: (x * y).sum())
+    >>> f(np.ones(3), np.arange(3.0))
+    array(3.)
+    >>> f.cache_size()
+    1
+    """
+    if fun is None:
+        return functools.partial(jit, static_argnums=static_argnums,
+                                 static_argnames=static_argnames,
+                                 explain_cache_misses=explain_cache_misses)
+    return Jitted(fun, static_argnums, static_argnames, explain_cache_misses)

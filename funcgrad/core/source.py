@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _internal: dict[str, bool] = {}
@@ -43,8 +44,25 @@ def user_frame(skip: int = 1):
     return frame
 
 
+class _Override(threading.local):
+    source: Source | None = None
+
+
+_override = _Override()
+
+
+def set_source_override(src: Source | None) -> Source | None:
+    """Attribute equations made from now on to `src` (e.g. backward equations to the forward
+    line they differentiate); returns the previous override for restoring."""
+    prev = _override.source
+    _override.source = src
+    return prev
+
+
 def user_source() -> Source | None:
     """The user's file:line that caused the current operation."""
+    if _override.source is not None:
+        return _override.source
     frame = user_frame(2)
     if frame is None:
         return None

@@ -160,14 +160,29 @@ class Tracer:
 
 
 def _concretization_message(x: Tracer, op: str) -> str:
-    kind = x._trace.kind
+    trace = x._trace
     src = user_source()
     line = f" at {src.long()}" if src else ""
-    hint = getattr(x._trace, "static_hint", None)
-    fix = (f"Use fg.cond / fg.while_loop / fnp.where for value-dependent control flow"
-           f"{hint or ', or mark the argument static with static_argnums'}.")
-    return (f"{op} needs a concrete value, but {x.aval.short()} is abstract under "
-            f"fg.{kind}{line}. {fix}")
+    arg = _source_argument(x)
+    hint = getattr(trace, "static_hint", None)
+    static_fix = hint(arg) if hint is not None else ""
+    which = f" (it depends on argument {arg})" if arg is not None else ""
+    return (f"{op} needs a concrete value, but the traced value {x.aval.short()}{which} is "
+            f"abstract under fg.{trace.kind}{line}. Use fg.cond / fg.while_loop / fnp.where "
+            f"for value-dependent control flow{static_fix}.")
+
+
+def _source_argument(x: Tracer) -> int | None:
+    """The first user argument an abstract value depends on (walks the recorded equations)."""
+    trace = x._trace
+    if not isinstance(x, GraphTracer) or not trace.arg_of:
+        return None
+    needed = {x.var}
+    for eqn in reversed(trace.eqns):
+        if any(v in needed for v in eqn.outputs):
+            needed.update(v for v in eqn.inputs if isinstance(v, Var))
+    hits = [trace.arg_of[v] for v in trace.invars if v in needed and v in trace.arg_of]
+    return min(hits) if hits else None
 
 
 # ---------------------------------------------------------------- graph building
@@ -192,7 +207,7 @@ class GraphTrace(Trace):
     outside this trace run in the parent instead (partial evaluation, used by linearize)."""
 
     __slots__ = ("eqns", "constvars", "consts", "const_ids", "delegate_known", "static_hint",
-                 "invars", "__weakref__")
+                 "invars", "arg_of", "__weakref__")
 
     def __init__(self, parent: Trace, kind: str, delegate_known: bool = False):
         super().__init__(parent, kind)
@@ -201,8 +216,9 @@ class GraphTrace(Trace):
         self.consts: list = []
         self.const_ids: dict[int, Var] = {}
         self.delegate_known = delegate_known
-        self.static_hint = None
+        self.static_hint = None       # callable(arg index) -> text of the static_argnums fix
         self.invars: list[Var] = []
+        self.arg_of: dict[Var, int] = {}   # input var -> the user's positional argument index
 
     def new_arg(self, aval: ArrayType) -> GraphTracer:
         v = Var(aval)

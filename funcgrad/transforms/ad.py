@@ -14,7 +14,7 @@ from ..core.trace import (
     current_trace,
     set_trace,
 )
-from ..core.source import user_source
+from ..core.source import set_source_override, user_source
 from ..core.types import ArrayType, is_float, type_of
 from ..prims.elementwise import UndefinedPrimal, add, convert
 from ..prims.families import zeros
@@ -120,9 +120,13 @@ def backward_pass(graph: Graph, cts_out: list) -> list:
                                       f" (needed for reverse mode)")
         if eqn.primitive.multiple_results:
             outs = [zeros(v.aval) if ct is None else ct for v, ct in zip(eqn.outputs, outs)]
-            ct_ins = rule(outs, *ins, **eqn.params)
-        else:
-            ct_ins = rule(outs[0], *ins, **eqn.params)
+        # Backward equations are attributed to the forward line they differentiate.
+        prev_source = set_source_override(eqn.source)
+        try:
+            ct_ins = rule(outs if eqn.primitive.multiple_results else outs[0], *ins,
+                          **eqn.params)
+        finally:
+            set_source_override(prev_source)
         for v, x, ct in zip(eqn.inputs, ins, ct_ins):
             if ct is not None and type(x) is UndefinedPrimal:
                 accumulate(v, ct)

@@ -269,17 +269,22 @@ def make_graph(fun: Callable, static_argnums=()) -> Callable:
     return wrapped
 
 
-def trace_to_graph(fun, args, kwargs, static, kind: str, avals=None):
-    """Trace `fun` abstractly; returns (Graph, out_tree). Static args are passed as is."""
+def trace_to_graph(fun, args, kwargs, static, kind: str, avals=None, static_hint=None,
+                   arg_index=None):
+    """Trace `fun` abstractly; returns (Graph, out_tree). Static args are passed as is.
+    `avals` overrides the input types; `arg_index` gives each flat input's user argument."""
     dyn_idx = [i for i in range(len(args)) if i not in static]
-    dyn = tuple(as_value_tree(args[i]) for i in dyn_idx)
+    dyn = tuple(as_value_tree(args[i]) for i in dyn_idx) if avals is None else \
+        tuple(args[i] for i in dyn_idx)
     flat, in_tree = tree.flatten(dyn)
     trace = GraphTrace(current_trace(), kind)
     trace.source = user_source()
-    if static == () and dyn_idx:
-        trace.static_hint = None
+    trace.static_hint = static_hint
     tracers = [trace.new_arg(type_of(x).strong() if avals is None else a)
                for x, a in zip(flat, avals or flat)]
+    if arg_index is None:
+        arg_index = [i for i, a in zip(dyn_idx, dyn) for _ in tree.leaves(a)]
+    trace.arg_of = dict(zip(trace.invars, arg_index))
     dyn_args = tree.unflatten(in_tree, tracers)
     full = list(args)
     for i, a in zip(dyn_idx, dyn_args):

@@ -1,0 +1,213 @@
+"""Graph -> Graph optimisation passes. Each is one linear, iterative walk over the equations."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.ir import Eqn, Graph, Lit, Var
+from ..core.types import ArrayType
+
+
+def dce(graph: Graph) -> Graph:
+    """Dead-code elimination: drop equations none of whose outputs is needed (all pure)."""
+    live = {v for v in graph.outvars if isinstance(v, Var)}
+    kept = []
+    for eqn in reversed(graph.eqns):
+        if any(v in live for v in eqn.outputs):
+            kept.append(eqn)
+            live.update(v for v in eqn.inputs if isinstance(v, Var))
+    kept.reverse()
+    pairs = [(v, c) for v, c in zip(graph.constvars, graph.consts) if v in live]
+    return _rebuild(graph, graph.outvars, kept, pairs)
+
+
+def _rebuild(graph: Graph, outvars, eqns, const_pairs) -> Graph:
+    g = Graph(graph.invars, outvars, eqns, [v for v, _ in const_pairs],
+              [c for _, c in const_pairs], graph.names, dict(graph.info))
+    return g
+
+
+def _key(atom):
+    if isinstance(atom, Lit):
+        return ("lit", type(atom.val), atom.val if not isinstance(atom.val, float)
+                or atom.val == atom.val else "nan", atom.aval)
+    return atom
+
+
+def cse(graph: Graph) -> Graph:
+    """Common-subexpression elimination: one equation per (primitive, inputs, params)."""
+    seen: dict = {}
+    subst: dict = {}
+    eqns = []
+    for eqn in graph.eqns:
+        ins = [subst.get(v, v) if isinstance(v, Var) else v for v in eqn.inputs]
+        try:
+            key = (eqn.primitive, tuple(_key(v) for v in ins),
+                   tuple(sorted(eqn.params.items())))
+            hash(key)
+        except TypeError:
+            key = None
+        prev = seen.get(key) if key is not None else None
+        if prev is not None:
+            subst.update(zip(eqn.outputs, prev.outputs))
+            continue
+        new = Eqn(eqn.primitive, ins, eqn.outputs, eqn.params, eqn.source)
+        if key is not None:
+            seen[key] = new
+        eqns.append(new)
+    outs = [subst.get(v, v) if isinstance(v, Var) else v for v in graph.outvars]
+    return _rebuild(graph, outs, eqns, list(zip(graph.constvars, graph.consts)))
+
+
+_FOLD_MAX = 1 << 16   # don't bake huge arrays into the compiled function
+
+
+def fold_and_simplify(graph: Graph) -> Graph:
+    """Constant folding plus algebraic simplification (x*1, x+0, neg(neg x), reshape chains,
+    transpose(transpose x), no-op broadcasts/converts, identity ops) in one forward walk."""
+    const_of = dict(zip(graph.constvars, graph.consts))
+    producer: dict[Var, Eqn] = {}
+    subst: dict = {}
+    eqns: list[Eqn] = []
+    new_consts: list[tuple[Var, object]] = list(zip(graph.constvars, graph.consts))
+
+    def value(atom):
+        if isinstance(atom, Lit):
+            return True, atom.val
+        if atom in const_of:
+            return True, const_of[atom]
+        return False, None
+
+    for eqn in graph.eqns:
+        ins = [subst.get(v, v) if isinstance(v, Var) else v for v in eqn.inputs]
+        prim, params = eqn.primitive, eqn.params
+        out_aval = eqn.outputs[0].aval
+        # 1. fold: every input known, small result, a plain (not multiple-result) primitive
+        if not prim.multiple_results and prim.impl is not None and \
+                out_aval.size <= _FOLD_MAX and not _has_subgraph(params):
+            known = [value(v) for v in ins]
+            if all(k for k, _ in known):
+                with np.errstate(all="ignore"):
+                    val = prim.impl(*[v for _, v in known], **params)
+                val = np.asarray(val)
+                if val.shape == out_aval.shape and val.dtype == out_aval.dtype:
+                    subst[eqn.outputs[0]] = _const_atom(val, out_aval, const_of, new_consts)
+                    continue
+        # 2. simplify
+        repl = _simplify(prim.name, ins, params, out_aval, producer, value)
+        if repl is not None:
+            if isinstance(repl, Eqn):
+                repl.outputs, repl.source = eqn.outputs, eqn.source
+                eqns.append(repl)
+                producer[eqn.outputs[0]] = repl
+            else:
+                subst[eqn.outputs[0]] = repl
+            continue
+        new = Eqn(prim, ins, eqn.outputs, params, eqn.source)
+        eqns.append(new)
+        for v in eqn.outputs:
+            producer[v] = new
+    outs = [subst.get(v, v) if isinstance(v, Var) else v for v in graph.outvars]
+    return _rebuild(graph, outs, eqns, new_consts)
+
+
+def _has_subgraph(params) -> bool:
+    return any(isinstance(v, Graph) or (isinstance(v, (tuple, list)) and any(
+        isinstance(s, Graph) for s in v)) for v in params.values())
+
+
+def _const_atom(val: np.ndarray, aval: ArrayType, const_of, new_consts):
+    if val.ndim == 0:
+        return Lit(val[()], aval)
+    v = Var(aval)
+    const_of[v] = val
+    new_consts.append((v, val))
+    return v
+
+
+def _is_scalar_value(value, atom, x) -> bool:
+    known, val = value(atom)
+    return known and np.ndim(val) == 0 and val == x
+
+
+def _same_type(atom, aval: ArrayType) -> bool:
+    a = atom.aval
+    return a.shape == aval.shape and a.dtype == aval.dtype
+
+
+def _simplify(name, ins, params, out_aval, producer, value):
+    """A replacement atom, a replacement Eqn, or None."""
+    if name in ("mul", "add", "sub", "div"):
+        x, y = ins
+        if name == "mul":
+            for a, b in ((x, y), (y, x)):
+                if _is_scalar_value(value, b, 1) and _same_type(a, out_aval):
+                    return a
+        if name in ("add", "sub"):
+            if _is_scalar_value(value, y, 0) and _same_type(x, out_aval):
+                return x
+            if name == "add" and _is_scalar_value(value, x, 0) and _same_type(y, out_aval):
+                return y
+        if name == "div" and _is_scalar_value(value, y, 1) and _same_type(x, out_aval):
+            return x
+        # a broadcast input is unnecessary when NumPy's implicit broadcasting gives the same
+        new_ins = [_unbroadcast_input(a, ins, i, out_aval, producer) for i, a in enumerate(ins)]
+        if any(a is not b for a, b in zip(new_ins, ins)):
+            return _eqn_like(producer, name, new_ins, params)
+        return None
+    if name in ("reshape", "broadcast_to", "convert_element_type", "stop_gradient",
+                "transpose", "rev") and _same_type(ins[0], out_aval) and (
+            name != "transpose" or params["perm"] == tuple(range(out_aval.ndim))) and (
+            name != "rev" or not any(out_aval.shape[a] > 1 for a in params["axes"])):
+        return ins[0]
+    if name == "stop_gradient":
+        return ins[0]
+    if name == "reduce_sum" and not params["axes"]:
+        return ins[0] if _same_type(ins[0], out_aval) else None
+    src = producer.get(ins[0]) if isinstance(ins[0], Var) else None
+    if src is None:
+        return None
+    if name == "neg" and src.primitive.name == "neg":
+        return src.inputs[0]
+    if name == "reshape" and src.primitive.name == "reshape":
+        return _eqn_like(producer, "reshape", [src.inputs[0]], params)
+    if name == "transpose" and src.primitive.name == "transpose":
+        inner, outer = src.params["perm"], params["perm"]
+        perm = tuple(inner[p] for p in outer)
+        if perm == tuple(range(len(perm))):
+            return src.inputs[0]
+        return _eqn_like(producer, "transpose", [src.inputs[0]], {"perm": perm})
+    return None
+
+
+def _unbroadcast_input(atom, ins, i, out_aval, producer):
+    if not isinstance(atom, Var):
+        return atom
+    src = producer.get(atom)
+    if src is None or src.primitive.name not in ("broadcast_to", "reshape"):
+        return atom
+    # reshape that only adds leading/size-1 axes to a scalar-like value, or a broadcast
+    inner = src.inputs[0]
+    if src.primitive.name == "reshape" and inner.aval.size != 1:
+        return atom
+    shapes = [a.aval.shape for j, a in enumerate(ins) if j != i] + [inner.aval.shape]
+    try:
+        ok = np.broadcast_shapes(*shapes) == out_aval.shape
+    except ValueError:
+        ok = False
+    if ok and inner.aval.dtype == atom.aval.dtype:
+        return _unbroadcast_input(inner, ins, i, out_aval, producer) if isinstance(
+            inner, Var) else inner
+    return atom
+
+
+def _eqn_like(producer, name, ins, params):
+    from ..core.primitive import registry
+    return Eqn(registry[name], ins, [], params, None)
+
+
+def optimize(graph: Graph) -> Graph:
+    """The jit pipeline: simplify and fold, share common subexpressions, drop dead code."""
+    graph = fold_and_simplify(graph)
+    graph = cse(graph)
+    graph = fold_and_simplify(graph)
+    return dce(graph)
