@@ -227,7 +227,12 @@ def register_dataclass(cls: type) -> type:
 
 
 class TreeDef:
-    """The structure of a pytree: immutable, hashable, comparable; ``num_leaves`` leaves."""
+    """The structure of a pytree: immutable, hashable, comparable; ``num_leaves`` leaves.
+
+    >>> td = structure({"w": 1.0, "b": [2.0, None]})
+    >>> td, td.num_leaves, td == structure({"b": [0, None], "w": 0})
+    (PyTreeDef({'b': [*, None], 'w': *}), 2, True)
+    """
 
     __slots__ = ("_nodes", "num_leaves", "_flat", "_hash")
 
@@ -458,13 +463,15 @@ def flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> tuple[li
     add_leaf = leaves.append
     add_node = nodes.append
     # A stack of child iterators: leaves are handled in place, and only a child that is
-    # itself a node suspends its parent's iterator (pre-order, no recursion).
+    # itself a node suspends its parent's iterator (pre-order, no recursion). ``owners``
+    # holds the node whose children each iterator yields, to detect reference cycles.
     stack = [iter((tree,))]
-    pop = stack.pop
+    owners: list[Any] = [None]
     push = stack.append
+    push_owner = owners.append
+    check_depth = _CYCLE_CHECK_DEPTH
     while stack:
-        it = pop()
-        for x in it:
+        for x in stack[-1]:
             if is_leaf is not None and is_leaf(x):
                 add_node(None)
                 add_leaf(x)
@@ -502,10 +509,30 @@ def flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> tuple[li
                 add_node((t, aux, len(cs)))
                 if not cs:
                     continue
-            push(it)
             push(iter(cs))
+            push_owner(x)
+            if len(stack) > check_depth:
+                _check_cycle(owners)
+                check_depth *= 2
             break
+        else:
+            stack.pop()
+            owners.pop()
     return leaves, _make_def(tuple(nodes), len(leaves))
+
+
+_CYCLE_CHECK_DEPTH = 1000
+
+
+def _check_cycle(owners: list[Any]) -> None:
+    """Raise if a node is its own ancestor (deep trees are checked now and then)."""
+    seen: set[int] = set()
+    for o in owners[1:]:
+        if id(o) in seen:
+            raise ValueError(
+                f"pytree contains a reference cycle: a {_type(o).__name__} contains itself"
+            )
+        seen.add(id(o))
 
 
 def unflatten(treedef: TreeDef, leaves: Iterable[Any]) -> Any:
@@ -600,17 +627,17 @@ def flatten_with_paths(
     >>> flatten_with_paths(({"w": 1}, [2]))
     [("[0]['w']", 1), ('[1][0]', 2)]
     """
-    out: list[tuple[str, Any]] = []
-    stack: list[tuple[str, Any]] = [("", tree)]
-    while stack:
-        path, x = stack.pop()
-        entry, cs = _node_entry(x, is_leaf)
-        if entry is None:
-            out.append((path, x))
+    leaves_, treedef = flatten(tree, is_leaf)
+    paths: list[str] = []
+    stack = [""]
+    for e in treedef._nodes:
+        path = stack.pop()
+        if e is None:
+            paths.append(path)
             continue
-        keys = _kind_of(entry[0]).keys(entry[1], entry[2])
-        stack.extend((path + k, c) for k, c in zip(reversed(keys), reversed(cs), strict=True))
-    return out
+        keys = _kind_of(e[0]).keys(e[1], e[2])
+        stack.extend([path + k for k in reversed(keys)])
+    return list(zip(paths, leaves_, strict=True))
 
 
 def _flatten_up_to(

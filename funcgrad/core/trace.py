@@ -207,7 +207,7 @@ class GraphTrace(Trace):
     outside this trace run in the parent instead (partial evaluation, used by linearize)."""
 
     __slots__ = ("eqns", "constvars", "consts", "const_ids", "delegate_known", "static_hint",
-                 "invars", "arg_of", "__weakref__")
+                 "invars", "arg_of", "record_source", "__weakref__")
 
     def __init__(self, parent: Trace, kind: str, delegate_known: bool = False):
         super().__init__(parent, kind)
@@ -219,6 +219,8 @@ class GraphTrace(Trace):
         self.static_hint = None       # callable(arg index) -> text of the static_argnums fix
         self.invars: list[Var] = []
         self.arg_of: dict[Var, int] = {}   # input var -> the user's positional argument index
+        # Source lines cost a stack walk; a transient linear graph of eager grad skips them.
+        self.record_source = not (delegate_known and parent is EVAL)
 
     def new_arg(self, aval: ArrayType) -> GraphTracer:
         v = Var(aval)
@@ -255,12 +257,13 @@ class GraphTrace(Trace):
                 return self.parent.process(prim, args, params)
         ins = [self.to_var(a) for a in args]
         out_avals = abstract_eval(prim, [v.aval for v in ins], params)
+        source = user_source() if self.record_source else None
         if prim.multiple_results:
             outs = [Var(a) for a in out_avals]
-            self.eqns.append(Eqn(prim, ins, outs, params, user_source()))
+            self.eqns.append(Eqn(prim, ins, outs, params, source))
             return [GraphTracer(self, v) for v in outs]
         out = Var(out_avals)
-        self.eqns.append(Eqn(prim, ins, [out], params, user_source()))
+        self.eqns.append(Eqn(prim, ins, [out], params, source))
         return GraphTracer(self, out)
 
     def to_graph(self, invars: list[Var], outs: list) -> Graph:

@@ -5,6 +5,7 @@ from functools import lru_cache
 
 import numpy as np
 
+_DTYPE_TYPE = type(np.dtype(np.float64))
 _SHORT = {"float64": "f64", "float32": "f32", "float16": "f16", "int64": "i64",
           "int32": "i32", "int16": "i16", "int8": "i8", "uint8": "u8", "uint16": "u16",
           "uint32": "u32", "uint64": "u64", "bool": "bool", "complex64": "c64",
@@ -18,13 +19,13 @@ class ArrayType:
     'f64[5,3]'
     """
 
-    __slots__ = ("shape", "dtype", "weak", "_hash")
+    __slots__ = ("shape", "dtype", "weak")
 
     def __init__(self, shape: tuple, dtype, weak: bool = False):
-        self.shape = tuple(shape)
-        self.dtype = np.dtype(dtype)
+        self.shape = shape if type(shape) is tuple else tuple(shape)
+        self.dtype = dtype if type(dtype) is _DTYPE_TYPE or isinstance(dtype, np.dtype) \
+            else np.dtype(dtype)
         self.weak = weak
-        self._hash = hash((self.shape, self.dtype, weak))
 
     @property
     def ndim(self) -> int:
@@ -49,7 +50,7 @@ class ArrayType:
                 and self.dtype == other.dtype and self.weak == other.weak)
 
     def __hash__(self) -> int:
-        return self._hash
+        return hash((self.shape, self.dtype, self.weak))
 
     def __repr__(self) -> str:
         return f"ArrayType({self.short()}{', weak' if self.weak else ''})"

@@ -29,6 +29,11 @@ def result_dtype(fn, *avals: ArrayType) -> np.dtype:
 
 
 def broadcast_shapes(name: str, *avals: ArrayType) -> tuple:
+    first = avals[0].shape
+    if all(a.shape == first or not a.shape for a in avals[1:]):
+        return first
+    if not first and all(a.shape == avals[1].shape or not a.shape for a in avals[2:]):
+        return avals[1].shape
     try:
         return np.broadcast_shapes(*(a.shape for a in avals))
     except ValueError:
@@ -46,6 +51,7 @@ def unary(name: str, fn, d=None, *, nondiff: bool = False, domain=None, **kw) ->
     """An elementwise primitive whose tangent is `t * d(x, out)` (`nondiff`: zero tangent)."""
     prim = Primitive(name, fn, _elementwise_type(name, fn), nondiff=nondiff, domain=domain,
                      emit=("ufunc", fn), **kw)
+    prim.batch = batch_elementwise(prim)
     if nondiff:
         prim.jvp = lambda primals, tangents: (prim.bind(*primals), None)
     elif d is not None:
@@ -64,6 +70,7 @@ def binary(name: str, fn, dx=None, dy=None, *, nondiff: bool = False, domain=Non
     """A broadcasting elementwise primitive; tangent `tx * dx(x, y, out) + ty * dy(x, y, out)`."""
     prim = Primitive(name, fn, _elementwise_type(name, fn), nondiff=nondiff, domain=domain,
                      emit=("ufunc", fn), **kw)
+    prim.batch = batch_elementwise(prim)
     if nondiff:
         prim.jvp = lambda primals, tangents: (prim.bind(*primals), None)
     elif dx is not None:
@@ -99,3 +106,61 @@ def zeros(aval: ArrayType):
     """An array of zeros of this type, under the current trace."""
     from .special import full
     return full(shape=aval.shape, fill_value=0, dtype=aval.dtype)
+
+
+# --- batching helpers (vmap): a batch rule gets `vals` and `dims` (the batch axis of each
+# value, None = not batched) and returns `(out, out_dim)`. These bind primitives, so rules
+# written with them work under any outer transformation.
+
+def batch_size(vals, dims) -> int:
+    """The size of the batch axis (taken from the first batched value)."""
+    for v, d in zip(vals, dims):
+        if d is not None:
+            return _shape(v)[d]
+    raise ValueError("batch_size: no batched value")
+
+
+def move_axis(x, src: int, dst: int):
+    """Move axis `src` of `x` to position `dst` (a transpose; a no-op when they are equal)."""
+    if src == dst:
+        return x
+    from .shape import transpose
+    perm = [i for i in range(len(_shape(x))) if i != src]
+    perm.insert(dst, src)
+    return transpose(x, perm)
+
+
+def bdim_to(x, bdim: int | None, dst: int, size: int):
+    """Put `x`'s batch axis at `dst`; an unbatched `x` is broadcast along a new axis there."""
+    if bdim is not None:
+        return move_axis(x, bdim, dst)
+    from .shape import broadcast_to
+    shape = _shape(x)
+    return move_axis(broadcast_to(x, (size,) + shape), 0, dst)
+
+
+def batch_elementwise(prim):
+    """Batch rule of a broadcasting elementwise primitive.
+
+    Batched operands get their batch axis moved to the front and size-1 axes for any rank
+    difference, so NumPy broadcasting lines per-example axes up as it would without vmap.
+    """
+    def rule(vals, dims, **params):
+        ranks = [len(_shape(v)) - (d is not None) for v, d in zip(vals, dims)]
+        rank = max(ranks)
+        batched = {d for d in dims if d is not None}
+        # Common case (x * 2.0, f(x)): keep the batch axis where it is, no transpose.
+        if len(batched) == 1 and all((r == rank) if d is not None else (r == 0)
+                                     for r, d in zip(ranks, dims)):
+            return prim.bind(*vals, **params), batched.pop()
+        from .shape import reshape
+        args = []
+        for v, d, r in zip(vals, dims, ranks):
+            if d is not None:
+                v = move_axis(v, d, 0)
+                if r < rank:
+                    shape = _shape(v)
+                    v = reshape(v, (shape[0],) + (1,) * (rank - r) + shape[1:])
+            args.append(v)
+        return prim.bind(*args, **params), 0
+    return rule
