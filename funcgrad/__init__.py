@@ -4,8 +4,7 @@
 >>> fg.grad(lambda x: x ** 2)(3.0)
 array(6.)
 """
-from . import errors, numpy, tree  # noqa: F401  (numpy installs tracer operators)
-from . import nn, optim, test_util  # noqa: F401
+from . import errors, nn, numpy, optim, test_util, tree  # noqa: F401  (numpy installs tracer operators)  # noqa: F401
 from .compile.jit import jit
 from .transforms.api import (
     grad,

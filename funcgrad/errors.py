@@ -1,4 +1,4 @@
-"""The exceptions funcgrad raises on bad input; messages name the operation, the line and the fix."""
+"""Exceptions for bad input; messages name the operation, the line and the fix."""
 from __future__ import annotations
 
 

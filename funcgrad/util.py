@@ -1,7 +1,8 @@
 """Small helpers shared by every layer: strict zip/map and list splitting. Imports nothing."""
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 

@@ -255,7 +255,7 @@ def test_buffer_reuse_is_safe():
     # a long elementwise chain: compiled code writes into dead temporaries
     def f(x):
         y = x
-        for i in range(20):
+        for _ in range(20):
             y = fnp.sin(y) * 0.9 + x * 0.1
         return y, x
     x = np.linspace(-1, 1, 1000)

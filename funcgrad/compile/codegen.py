@@ -35,7 +35,7 @@ def _emit_table():
         return lambda a, p, ns: f"{ns(fn)}.reduce({a[0]}, axis={p['axes']!r})"
 
     def dot(a, p, ns):
-        (lc, rc), (lb, rb) = p["contract"], p["batch"]
+        (lc, rc), (lb, _) = p["contract"], p["batch"]
         return None if lb else f"{ns(np.tensordot)}({a[0]}, {a[1]}, axes=({lc!r}, {rc!r}))"
 
     return {

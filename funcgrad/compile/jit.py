@@ -9,7 +9,8 @@ from __future__ import annotations
 import functools
 import threading
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -180,7 +181,7 @@ class Jitted:
     def explain(self, key) -> str:
         """Why `key` missed the cache: what differs from the closest compiled signature."""
         new = _describe_key(key)
-        best, best_diff = None, None
+        best_diff = None
         for old_key in self._cache:
             old = _describe_key(old_key)
             if len(old) != len(new) or [n for n, _ in old] != [n for n, _ in new]:
@@ -188,7 +189,7 @@ class Jitted:
             else:
                 diff = [f"{n} {a} -> {b}" for (n, a), (_, b) in zip(old, new) if a != b]
             if best_diff is None or len(diff) < len(best_diff):
-                best, best_diff = old_key, diff
+                best_diff = diff
         name = getattr(self.fun, "__name__", "function")
         return (f"jit({name}) retraced ({len(self._cache)} compiled so far): "
                 + "; ".join(best_diff or ["no difference found"]))

@@ -81,8 +81,37 @@ class Graph:
         return self.pretty()
 
     def to_dot(self) -> str:
+        """Graphviz DOT source: one box per equation, sub-graphs as clusters, backward in orange.
+
+        >>> import funcgrad as fg, numpy as np
+        >>> fg.make_graph(np.sin)(np.ones(3)).to_dot().startswith("digraph")
+        True
+        """
         from ..inspect.render import graph_to_dot
         return graph_to_dot(self)
+
+    def render(self, path: str, format: str | None = None) -> str:
+        """Draw the graph to `path` (svg/png/pdf, from the suffix) with Graphviz's `dot`.
+
+        Raises RuntimeError saying how to install Graphviz when `dot` is missing.
+
+        >>> import funcgrad as fg, numpy as np
+        >>> fg.make_graph(np.sin)(np.ones(3)).render("/tmp/sin.svg")   # doctest: +SKIP
+        '/tmp/sin.svg'
+        """
+        from ..inspect.render import render
+        return render(self, path, format)
+
+    def to_html(self, path: str | None = None) -> str:
+        """One self-contained HTML page: listing, shapes, source lines, costs (and the drawing
+        when Graphviz is installed). Returns the page; also writes it to `path` if given.
+
+        >>> import funcgrad as fg, numpy as np
+        >>> "<table" in fg.make_graph(np.sin)(np.ones(3)).to_html()
+        True
+        """
+        from ..inspect.html import graph_to_html
+        return graph_to_html(self, path)
 
 
 def subgraphs(params: dict) -> list[Graph]:

@@ -1,7 +1,8 @@
 """Primitive: a named operation with one slot per rule; the registry of every primitive."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import trace as _trace
 

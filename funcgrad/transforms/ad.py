@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.ir import Graph, Lit, Var
+from ..core.source import set_source_override, user_source
 from ..core.trace import (
     GraphTrace,
     GraphTracer,
@@ -14,7 +15,6 @@ from ..core.trace import (
     current_trace,
     set_trace,
 )
-from ..core.source import set_source_override, user_source
 from ..core.types import ArrayType, is_float, type_of
 from ..prims.elementwise import UndefinedPrimal, add, convert
 from ..prims.families import zeros

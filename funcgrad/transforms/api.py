@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from .. import tree
-from ..core.ir import Graph, Lit
+from ..core.ir import Graph
 from ..core.source import user_source, where
 from ..core.trace import GraphTrace, Tracer, current_trace, set_trace
 from ..core.types import is_float, type_of

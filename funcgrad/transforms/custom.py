@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 from .. import tree
 from ..core.primitive import Primitive
-from ..core.trace import JVPTrace, JVPTracer, current_trace, set_trace
 from ..core.source import where
+from ..core.trace import JVPTrace, JVPTracer, current_trace, set_trace
 from ..prims.families import zeros
 
 
