@@ -4,7 +4,7 @@
 >>> fg.grad(lambda x: x ** 2)(3.0)
 array(6.)
 """
-from . import errors, nn, numpy, optim, test_util, tree  # noqa: F401  (numpy installs tracer operators)  # noqa: F401
+from . import errors, nn, numpy, optim, test_util, tree  # noqa: F401  (numpy installs operators)
 from .compile.jit import jit
 from .transforms.api import (
     grad,

@@ -117,16 +117,20 @@ class Jitted:
         dyn_kw = {k: v for k, v in kwargs.items() if k not in self.static_argnames}
         return static_idx, tuple(statics), dyn, dyn_kw
 
-    def __call__(self, *args, **kwargs):
-        if _trace._state.trace is not _trace.EVAL:
-            return self.fun(*args, **kwargs)   # traced inline by the outer transformation
+    def _key(self, args, kwargs):
+        """(cache key, flat dynamic leaves, static argument indices) for one call."""
         if self.static_argnums or self.static_argnames or kwargs:
             static_idx, statics, dyn, dyn_kw = self._split(args, kwargs)
             flat, treedef = tree.flatten((dyn, dyn_kw))
         else:
             static_idx, statics = (), ()
             flat, treedef = tree.flatten(args)
-        key = (treedef, tuple(map(_leaf_key, flat)), statics)
+        return (treedef, tuple(map(_leaf_key, flat)), statics), flat, static_idx
+
+    def __call__(self, *args, **kwargs):
+        if _trace._state.trace is not _trace.EVAL:
+            return self.fun(*args, **kwargs)   # traced inline by the outer transformation
+        key, flat, static_idx = self._key(args, kwargs)
         stage = self._cache.get(key)
         if stage is None:
             stage = self._compile(key, args, kwargs, static_idx)
@@ -172,9 +176,7 @@ class Jitted:
         >>> [e.primitive.name for e in stage.graph.eqns]
         ['sin', 'mul']
         """
-        static_idx, statics, dyn, dyn_kw = self._split(args, kwargs)
-        flat, treedef = tree.flatten((dyn, dyn_kw))
-        key = (treedef, tuple(map(_leaf_key, flat)), statics)
+        key, _, static_idx = self._key(args, kwargs)
         stage = self._cache.get(key)
         return stage if stage is not None else self._compile(key, args, kwargs, static_idx)
 
