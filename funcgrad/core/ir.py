@@ -205,8 +205,10 @@ def _lit(v: Lit) -> str:
     val = v.val
     if isinstance(val, (bool, np.bool_)):
         s = str(bool(val))
-    elif isinstance(val, float):
-        s = repr(val)
+    elif isinstance(val, (float, np.floating)):
+        s = repr(float(val))
+    elif isinstance(val, (int, np.integer)):
+        s = str(int(val))
     else:
         s = str(val)
     return f"{s}:{v.aval.short()}"

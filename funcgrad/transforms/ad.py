@@ -120,16 +120,17 @@ def backward_pass(graph: Graph, cts_out: list) -> list:
                                       f" (needed for reverse mode)")
         if eqn.primitive.multiple_results:
             outs = [zeros(v.aval) if ct is None else ct for v, ct in zip(eqn.outputs, outs)]
-        # Backward equations are attributed to the forward line they differentiate.
+        # Backward equations (and the sums of fanned-out cotangents) are attributed to the
+        # forward line they differentiate.
         prev_source = set_source_override(eqn.source)
         try:
             ct_ins = rule(outs if eqn.primitive.multiple_results else outs[0], *ins,
                           **eqn.params)
+            for v, x, ct in zip(eqn.inputs, ins, ct_ins):
+                if ct is not None and type(x) is UndefinedPrimal:
+                    accumulate(v, ct)
         finally:
             set_source_override(prev_source)
-        for v, x, ct in zip(eqn.inputs, ins, ct_ins):
-            if ct is not None and type(x) is UndefinedPrimal:
-                accumulate(v, ct)
     return [cts.pop(v, None) for v in graph.invars]
 
 
