@@ -180,13 +180,17 @@ select_p.jvp, select_p.transpose = _select_jvp, _select_transpose
 
 
 def _integer_pow_impl(x, *, y):
-    if y == 2:
+    if y == 2 and np.asarray(x).dtype.kind != "b":   # bool ** 2 is int64 in NumPy, not int8
         return np.square(x)
     return np.power(x, y) if y >= 0 else np.power(np.asarray(x, np.result_type(x, 1.0)), y)
 
 
+def _pow2(x):
+    return np.power(x, 2)   # the dtype of x ** int (a weak Python int): bool -> int64
+
+
 def _integer_pow_type(x, *, y):
-    dt = result_dtype(np.square, x) if y >= 0 else result_dtype(np.reciprocal, x)
+    dt = result_dtype(_pow2, x) if y >= 0 else result_dtype(np.reciprocal, x)
     if y < 0 and dt.kind in "iub":
         dt = np.result_type(dt, np.float64)
     return ArrayType(x.shape, dt)
@@ -269,3 +273,12 @@ def eq(x, y): return eq_p.bind(x, y)
 def gt(x, y): return gt_p.bind(x, y)
 def maximum(x, y): return max_p.bind(x, y)
 def minimum(x, y): return min_p.bind(x, y)
+
+
+# --- batching rules ----------------------------------------------------------------------
+# The unary/binary families install theirs; these three broadcast the same way.
+from .families import batch_elementwise  # noqa: E402
+
+select_p.batch = batch_elementwise(select_p)
+integer_pow_p.batch = batch_elementwise(integer_pow_p)
+convert_p.batch = batch_elementwise(convert_p)

@@ -212,3 +212,82 @@ def take_along_axis(x, idx, axis: int):
             grid[d] = shape[d]
             arrays.append(np.arange(shape[d]).reshape(grid))
     return getitem_p.bind(x, *arrays, spec=("a",) * nd)
+
+
+
+# --- batching rules ----------------------------------------------------------------------
+# A batched gather or scatter stays one gather or scatter on the batched arrays. Without index
+# arrays, a full slice over the batch axis is prepended. With them, batched index arrays get
+# their batch axis first, and a batched `x` gets an arange over its batch axis as one more
+# index array, placed just before the first advanced entry so that NumPy lays out the result
+# as it would per example, with the batch axis first among the index arrays' axes.
+from .families import _shape, batch_size, bdim_to, move_axis  # noqa: E402
+
+
+def _unbatched_shape(x, d) -> tuple:
+    return tuple(s for i, s in enumerate(_shape(x)) if i != d)
+
+
+def _advanced_position(spec: tuple) -> int:
+    """Where NumPy puts the index arrays' axes in the result: in place of the advanced entries
+    (arrays and, alongside them, ints) when these are adjacent in the index, else first."""
+    pos = [i for i, s in enumerate(spec) if s == "a" or isinstance(s, int)]
+    return pos[0] if pos == list(range(pos[0], pos[-1] + 1)) else 0
+
+
+def _batch_index(x, dx, arrays, adims, spec, n):
+    """-> (x, arrays, spec, x_dim, out_dim): one index on the batched arrays, the batch axis of
+    the new `x` and that of the indexed result."""
+    from .shape import reshape
+    if not arrays:
+        return move_axis(x, dx, 0), [], ((None, None, None),) + spec, 0, 0
+    rank = len(np.broadcast_shapes(*(_unbatched_shape(a, d) for a, d in zip(arrays, adims))))
+    out_arrays = []
+    for a, d in zip(arrays, adims):
+        if d is not None:
+            a = move_axis(a, d, 0)
+            shape = a.shape
+            a = reshape(a, (shape[0],) + (1,) * (rank + 1 - len(shape)) + shape[1:])
+        out_arrays.append(a)
+    k = next(i for i, s in enumerate(spec) if s == "a" or isinstance(s, int))
+    x_dim = None
+    if dx is not None:
+        x_dim = sum(1 for s in spec[:k] if isinstance(s, tuple))  # x axes indexed before k
+        x = move_axis(x, dx, x_dim)
+        spec = spec[:k] + ("a",) + spec[k:]
+        out_arrays.insert(0, np.arange(n).reshape((n,) + (1,) * rank))
+    return x, out_arrays, spec, x_dim, _advanced_position(spec)
+
+
+def _getitem_batch(vals, dims, *, spec):
+    x, arrays, spec, _, out_dim = _batch_index(vals[0], dims[0], list(vals[1:]), dims[1:],
+                                               spec, batch_size(vals, dims))
+    return getitem_p.bind(x, *arrays, spec=spec), out_dim
+
+
+def _batch_scatter(prim):
+    def rule(vals, dims, *, spec):
+        from .shape import reshape
+        n = batch_size(vals, dims)
+        (x, y, *arrays), (dx, dy, *adims) = vals, dims
+        # The result differs per example whenever anything is batched, so `x` must be.
+        x, dx = bdim_to(x, dx, 0, n), 0
+        ex_arrays = [ArrayType(_unbatched_shape(a, d), np.intp) for a, d in zip(arrays, adims)]
+        ex_x = ArrayType(_unbatched_shape(x, dx), x.dtype)
+        target = _getitem_type(ex_x, *ex_arrays, spec=spec).shape
+        x, arrays, spec, x_dim, q = _batch_index(x, dx, arrays, adims, spec, n)
+        # y takes the layout of the indexed region: full rank, batch axis (or 1) at q.
+        if dy is not None:
+            y = move_axis(y, dy, 0)
+            rest = y.shape[1:]
+            y = move_axis(reshape(y, (n,) + (1,) * (len(target) - len(rest)) + rest), 0, q)
+        elif _shape(y):
+            full = (1,) * (len(target) - len(_shape(y))) + tuple(_shape(y))
+            y = reshape(y, full[:q] + (1,) + full[q:])
+        return prim.bind(x, y, *arrays, spec=spec), x_dim
+    return rule
+
+
+getitem_p.batch = _getitem_batch
+scatter_add_p.batch = _batch_scatter(scatter_add_p)
+scatter_set_p.batch = _batch_scatter(scatter_set_p)

@@ -108,3 +108,28 @@ def dot_general(x, y, contract, batch=((), ())):
     contract = (tuple(int(a) for a in contract[0]), tuple(int(b) for b in contract[1]))
     batch = (tuple(int(a) for a in batch[0]), tuple(int(b) for b in batch[1]))
     return dot_general_p.bind(x, y, contract=contract, batch=batch)
+
+
+# --- batching rules ----------------------------------------------------------------------
+
+def _dot_batch(vals, dims, *, contract, batch):
+    """Two batched operands: the vmap axis becomes one more dot_general batch axis (output
+    axis 0). One batched operand: it is a free axis of that operand and passes through."""
+    (x, y), (dx, dy) = vals, dims
+    (lc, rc), (lb, rb) = contract, batch
+
+    def shift(axes, d):
+        return tuple(a + (d is not None and a >= d) for a in axes)
+
+    lc, lb, rc, rb = shift(lc, dx), shift(lb, dx), shift(rc, dy), shift(rb, dy)
+    if dx is not None and dy is not None:
+        return dot_general(x, y, (lc, rc), ((dx,) + lb, (dy,) + rb)), 0
+    out = dot_general(x, y, (lc, rc), (lb, rb))
+    if dx is not None:
+        return out, len(lb) + _free(np.ndim(x) if not hasattr(x, "ndim") else x.ndim,
+                                    lc, lb).index(dx)
+    x_free = len(_free(np.ndim(x) if not hasattr(x, "ndim") else x.ndim, lc, lb))
+    return out, len(lb) + x_free + _free(y.ndim, rc, rb).index(dy)
+
+
+dot_general_p.batch = _dot_batch

@@ -69,17 +69,41 @@ reduce_min_p = _extremum("reduce_min", np.min)
 
 
 def _prod_jvp(primals, tangents, *, axes):
-    # d prod = sum_i t_i * prod_{j != i} x_j, written as out / x: exact away from zeros.
+    # d prod = sum_i t_i * prod_{j != i} x_j. Not out / x, which is nan at zeros: multiply
+    # pairwise in a tree (as JAX does), carrying (a, ta) * (b, tb) = (a b, ta b + a tb), so the
+    # rule is exact at zeros and, built from mul, differentiable to any order.
+    from .indexing import slice_axis
+    from .shape import concatenate, transpose
+    from .special import full
     (x,), (t,) = primals, tangents
     out = reduce_prod(x, axes)
     if not is_float(out.dtype):
         return out, None
-    return out, reduce_sum(t * (reshape(out, keepdims_shape(x.shape, axes)) / x), axes)
+    shape = x.shape
+    keep = [i for i in range(len(shape)) if i not in axes]
+    kept = [shape[i] for i in keep]
+    n = int(np.prod([shape[a] for a in axes], dtype=np.int64))
+    if n == 0:
+        return out, zeros(ArrayType(tuple(kept), out.dtype))   # the empty product is 1
+    perm = keep + list(axes)
+    xs = reshape(transpose(x, perm), kept + [n])
+    ts = reshape(transpose(t, perm), kept + [n])
+    last = len(kept)
+    while n > 1:
+        if n % 2:   # pad with a one (and a zero tangent) to an even length
+            xs = concatenate([xs, full(shape=kept + [1], fill_value=1, dtype=out.dtype)], last)
+            ts = concatenate([ts, full(shape=kept + [1], fill_value=0, dtype=out.dtype)], last)
+            n += 1
+        h = n // 2
+        a, b = slice_axis(xs, last, 0, h), slice_axis(xs, last, h, n)
+        ta, tb = slice_axis(ts, last, 0, h), slice_axis(ts, last, h, n)
+        xs, ts, n = a * b, ta * b + a * tb, h
+    return out, reshape(ts, kept)
 
 
 reduce_prod_p = Primitive("reduce_prod", lambda x, *, axes: np.prod(x, axis=axes),
                           _reduce_type("reduce_prod", np.prod), jvp=_prod_jvp,
-                          domain="nonzero", emit=("call", "np.prod", "axis=axes"))
+                          emit=("call", "np.prod", "axis=axes"))
 
 
 def _arg_type(name):
@@ -170,3 +194,54 @@ def argsort(x, axis: int):
 
 
 __all__ = ["zeros"]
+
+
+# --- batching rules ----------------------------------------------------------------------
+# Reductions renumber their axes around the batch axis; it survives, shifted left by the
+# number of reduced axes before it.
+
+def _shift(axis: int, bdim: int) -> int:
+    """Position in the batched array of per-example axis `axis`."""
+    return axis + (axis >= bdim)
+
+
+def _batch_reducer(prim):
+    def rule(vals, dims, *, axes):
+        (x,), (d,) = vals, dims
+        axes = tuple(_shift(a, d) for a in axes)
+        return prim.bind(x, axes=axes), d - sum(a < d for a in axes)
+    return rule
+
+
+for _p in (reduce_sum_p, reduce_max_p, reduce_min_p, reduce_prod_p):
+    _p.batch = _batch_reducer(_p)
+
+
+def _batch_arg(prim):
+    def rule(vals, dims, *, axis):
+        (x,), (d,) = vals, dims
+        if axis is None:  # over all elements: flatten each example
+            from .families import move_axis
+            x = move_axis(x, d, 0)
+            shape = x.shape
+            x = reshape(x, (shape[0], int(np.prod(shape[1:], dtype=np.int64))))
+            return prim.bind(x, axis=1), 0
+        axis = _shift(axis, d)
+        return prim.bind(x, axis=axis), d - (axis < d)
+    return rule
+
+
+argmax_p.batch = _batch_arg(argmax_p)
+argmin_p.batch = _batch_arg(argmin_p)
+
+
+def _batch_along(prim):
+    """cumsum, sort, argsort: the output keeps the input's shape, so the batch axis stays."""
+    def rule(vals, dims, *, axis, **params):
+        (x,), (d,) = vals, dims
+        return prim.bind(x, axis=_shift(axis, d), **params), d
+    return rule
+
+
+for _p in (cumsum_p, sort_p, argsort_p):
+    _p.batch = _batch_along(_p)

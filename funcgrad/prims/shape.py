@@ -93,11 +93,11 @@ def _concat_jvp(primals, tangents, *, axis):
 
 
 def _concat_transpose(ct, *xs, axis):
+    from .elementwise import is_undefined
     from .indexing import slice_axis
     cts, start = [], 0
     for x in xs:
-        n = x.aval.shape[axis]
-        from .elementwise import is_undefined
+        n = (x.aval.shape if is_undefined(x) else np.shape(x))[axis]   # x may be a constant
         cts.append(slice_axis(ct, axis, start, start + n) if is_undefined(x) else None)
         start += n
     return cts
@@ -140,3 +140,46 @@ def concatenate(xs, axis: int):
 
 def rev(x, axes):
     return rev_p.bind(x, axes=tuple(axes))
+
+
+# --- batching rules ----------------------------------------------------------------------
+
+def _batch_reshape(vals, dims, *, shape):
+    from .families import move_axis
+    (x,), (d,) = vals, dims
+    x = move_axis(x, d, 0)
+    return reshape(x, (x.shape[0],) + tuple(shape)), 0
+
+
+def _batch_broadcast_to(vals, dims, *, shape):
+    # Per-example rank r grows to len(shape): size-1 axes go after the batch axis.
+    from .families import move_axis
+    (x,), (d,) = vals, dims
+    x = move_axis(x, d, 0)
+    n, rest = x.shape[0], x.shape[1:]
+    x = reshape(x, (n,) + (1,) * (len(shape) - len(rest)) + rest)
+    return broadcast_to(x, (n,) + tuple(shape)), 0
+
+
+def _batch_transpose(vals, dims, *, perm):
+    # The batch axis goes first; the other axes are renumbered around it.
+    (x,), (d,) = vals, dims
+    return transpose(x, (d,) + tuple(p + (p >= d) for p in perm)), 0
+
+
+def _batch_concatenate(vals, dims, *, axis):
+    from .families import batch_size, bdim_to
+    n = batch_size(vals, dims)
+    return concatenate([bdim_to(x, d, 0, n) for x, d in zip(vals, dims)], axis + 1), 0
+
+
+def _batch_rev(vals, dims, *, axes):
+    (x,), (d,) = vals, dims
+    return rev(x, tuple(a + (a >= d) for a in axes)), d
+
+
+reshape_p.batch = _batch_reshape
+broadcast_to_p.batch = _batch_broadcast_to
+transpose_p.batch = _batch_transpose
+concatenate_p.batch = _batch_concatenate
+rev_p.batch = _batch_rev

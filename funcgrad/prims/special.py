@@ -32,3 +32,9 @@ def full(*, shape, fill_value, dtype):
 
 def stop_gradient_value(x):
     return stop_gradient_p.bind(x)
+
+
+# --- batching rules ----------------------------------------------------------------------
+stop_gradient_p.batch = lambda vals, dims: (stop_gradient_p.bind(*vals), dims[0])
+# full has no operands, so a vmap never sees it batched; the rule is here for completeness.
+full_p.batch = lambda vals, dims, **params: (full_p.bind(**params), None)

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from .. import tree
-from ..core.ir import Graph
+from ..core.ir import Graph, dce
 from ..core.source import user_source, where
-from ..core.trace import GraphTrace, Tracer, current_trace, set_trace
+from ..core.trace import GraphTrace, JVPTracer, Tracer, current_trace, set_trace
 from ..core.types import is_float, type_of
 from ..prims.families import zeros
 from ..prims.special import stop_gradient_p
@@ -96,7 +96,10 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
             if not (isinstance(out, (tuple, list)) and len(out) == 2):
                 raise TypeError(f"has_aux=True requires the function to return a pair "
                                 f"(output, aux), got {type(out).__name__}{where()}")
-            aux_store.append(out[1])
+            # aux leaves are JVP tracers here; keep their primal values (no derivative).
+            jt = current_trace()
+            aux_store.append(tree.map(lambda a: a.primal if isinstance(a, JVPTracer)
+                                      and a._trace is jt else a, out[1]))
             return out[0]
     out_flat, flat_vjp = vjp_flat(_flatten_fun(target, in_tree, store), flat, "vjp")
     out_tree = store[0]
@@ -266,7 +269,7 @@ def make_graph(fun: Callable, static_argnums=()) -> Callable:
     @functools.wraps(fun)
     def wrapped(*args, **kwargs):
         graph, _ = trace_to_graph(fun, args, kwargs, static, "make_graph")
-        return graph
+        return dce(graph)   # show what is computed: a gradient graph drops the unused value
     return wrapped
 
 

@@ -34,6 +34,9 @@ custom_lin_p = Primitive("custom_lin", None,
 def _apply_custom_rule(fun_name: str, fwd: Callable, bwd: Callable, args: tuple):
     """Under the forward half of reverse mode: run fwd, and record bwd as a linear equation."""
     trace = current_trace()
+    lift = getattr(trace, "process_custom_vjp", None)
+    if lift is not None:  # under vmap: the BatchTrace lifts the rule to its parent trace
+        return lift(fun_name, fwd, bwd, args)
     flat, in_tree = tree.flatten(args)
     if not (isinstance(trace, JVPTrace) and any(
             isinstance(a, JVPTracer) and a._trace is trace and a.tangent is not None
@@ -121,3 +124,29 @@ def checkpoint(fun: Callable) -> Callable:
         return fun(*args) if out is None or out is NotImplemented else out
 
     return wrapped
+
+
+# --- batching rules ----------------------------------------------------------------------
+# custom_lin is recorded in linear graphs and transposed, never evaluated; vmap(grad(f)) and
+# jacrev batch the backward pass, which calls `bwd` on batched values directly. Should a vmap
+# ever map over a linear graph holding one, this maps it: tangents get the batch axis at 0
+# and `bwd` is vmapped over the cotangents (the residuals are shared by all examples).
+
+def _custom_lin_batch(vals, dims, *, bwd, res, in_tree, out_tree, in_avals, out_avals):
+    from ..core.types import ArrayType
+    from ..prims.families import batch_size, bdim_to
+    from .vmap import vmap
+    n = batch_size(vals, dims)
+
+    def batched_bwd(res, cts):
+        return vmap(lambda ct: bwd(res, ct))(cts)
+
+    outs = custom_lin_p.bind(
+        *[bdim_to(v, d, 0, n) for v, d in zip(vals, dims)], bwd=batched_bwd, res=res,
+        in_tree=in_tree, out_tree=out_tree,
+        in_avals=tuple(ArrayType((n,) + a.shape, a.dtype) for a in in_avals),
+        out_avals=tuple(ArrayType((n,) + a.shape, a.dtype) for a in out_avals))
+    return outs, [0] * len(outs)
+
+
+custom_lin_p.batch = _custom_lin_batch
