@@ -6,6 +6,7 @@ array(6.)
 """
 from . import errors, nn, numpy, optim, test_util, tree  # noqa: F401  (numpy installs operators)
 from .compile.jit import jit
+from .control import cond, fori_loop, scan, switch, while_loop
 from .inspect.debug import debug_nans
 from .transforms.api import (
     grad,
@@ -22,6 +23,9 @@ from .transforms.vmap import vmap
 
 __version__ = "0.1.0"
 
-__all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "hessian",
-           "vmap", "jit", "debug_nans", "stop_gradient", "custom_vjp", "checkpoint", "make_graph",
-           "errors", "numpy", "tree", "nn", "optim", "test_util"]
+__all__ = [
+    "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "hessian",
+    "vmap", "jit", "cond", "switch", "while_loop", "fori_loop", "scan", "debug_nans",
+    "stop_gradient", "custom_vjp", "checkpoint", "make_graph",
+    "errors", "numpy", "tree", "nn", "optim", "test_util",
+]

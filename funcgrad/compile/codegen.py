@@ -61,10 +61,10 @@ class _Namespace:
         self.values: dict[str, object] = {"np": np}
         self.ids: dict[int, str] = {}
 
-    def __call__(self, obj) -> str:
+    def __call__(self, obj, label: str | None = None) -> str:
         name = self.ids.get(id(obj))
         if name is None:
-            base = getattr(obj, "__name__", "k")
+            base = label or getattr(obj, "__name__", "k")
             base = "".join(c if c.isalnum() else "_" for c in base)
             name = f"_{base}_{len(self.values)}"
             self.ids[id(obj)] = name
@@ -157,7 +157,7 @@ def generate(graph: Graph, fn_name: str = "compiled") -> tuple[str, dict]:
                 fresh.add(eqn.outputs[0])
         if expr is None:
             impl = prim.impl if not eqn.params else functools.partial(prim.impl, **eqn.params)
-            expr = f"{ns(impl)}({', '.join(args)})"
+            expr = f"{ns(impl, prim.name)}({', '.join(args)})"
         elif prim.name == "dot_general":
             fresh.add(eqn.outputs[0])
         target = ", ".join(outs) if prim.multiple_results else outs[0]

@@ -3,21 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.ir import Eqn, Graph, Lit, Var
+from ..core.ir import Eqn, Graph, Lit, Var, dce
 from ..core.types import ArrayType
-
-
-def dce(graph: Graph) -> Graph:
-    """Dead-code elimination: drop equations none of whose outputs is needed (all pure)."""
-    live = {v for v in graph.outvars if isinstance(v, Var)}
-    kept = []
-    for eqn in reversed(graph.eqns):
-        if any(v in live for v in eqn.outputs):
-            kept.append(eqn)
-            live.update(v for v in eqn.inputs if isinstance(v, Var))
-    kept.reverse()
-    pairs = [(v, c) for v, c in zip(graph.constvars, graph.consts) if v in live]
-    return _rebuild(graph, graph.outvars, kept, pairs)
 
 
 def _rebuild(graph: Graph, outvars, eqns, const_pairs) -> Graph:
