@@ -114,6 +114,20 @@ class Graph:
         return graph_to_html(self, path)
 
 
+def dce(graph: Graph) -> Graph:
+    """Dead-code elimination: drop equations none of whose outputs is needed (all pure)."""
+    live = {v for v in graph.outvars if isinstance(v, Var)}
+    kept = []
+    for eqn in reversed(graph.eqns):
+        if any(v in live for v in eqn.outputs):
+            kept.append(eqn)
+            live.update(v for v in eqn.inputs if isinstance(v, Var))
+    kept.reverse()
+    pairs = [(v, c) for v, c in zip(graph.constvars, graph.consts) if v in live]
+    return Graph(graph.invars, graph.outvars, kept, [v for v, _ in pairs],
+                 [c for _, c in pairs], graph.names, dict(graph.info))
+
+
 def subgraphs(params: dict) -> list[Graph]:
     """The sub-graphs held in an equation's params (control flow, custom rules)."""
     out = []

@@ -177,7 +177,7 @@ def _source_argument(x: Tracer) -> int | None:
     trace = x._trace
     if not isinstance(x, GraphTracer) or not trace.arg_of:
         return None
-    needed = {x.var}
+    needed = {x.ir_var}
     for eqn in reversed(trace.eqns):
         if any(v in needed for v in eqn.outputs):
             needed.update(v for v in eqn.inputs if isinstance(v, Var))
@@ -188,14 +188,15 @@ def _source_argument(x: Tracer) -> int | None:
 # ---------------------------------------------------------------- graph building
 
 class GraphTracer(Tracer):
-    __slots__ = ("var",)
+    # Not `var`: that name is the variance method every traced array has (x.var()).
+    __slots__ = ("ir_var",)
 
     def __init__(self, trace: GraphTrace, var: Var):
-        self._trace, self.var = trace, var
+        self._trace, self.ir_var = trace, var
 
     @property
     def aval(self) -> ArrayType:
-        return self.var.aval
+        return self.ir_var.aval
 
 
 def _is_scalar_literal(x) -> bool:
@@ -230,7 +231,7 @@ class GraphTrace(Trace):
     def to_var(self, x):
         """The IR atom for `x`: its Var if traced here, else a literal or a captured constant."""
         if isinstance(x, GraphTracer) and x._trace is self:
-            return x.var
+            return x.ir_var
         if isinstance(x, Tracer):
             self.check_foreign(x)
         elif _is_scalar_literal(x):

@@ -43,7 +43,7 @@ def backward_mask(graph: Graph) -> list[bool]:
     itself looks like a seed; the colouring is a visual aid, not a semantic property.)
 
     >>> import funcgrad as fg, funcgrad.numpy as fnp
-    >>> g = fg.make_graph(fg.grad(lambda x: fnp.sin(x)))(1.0)
+    >>> g = fg.make_graph(fg.value_and_grad(lambda x: fnp.sin(x)))(1.0)
     >>> [(e.primitive.name, b) for e, b in zip(g.eqns, backward_mask(g))]
     [('sin', False), ('cos', True), ('full', True), ('mul', True)]
     """
