@@ -82,7 +82,7 @@ def linearize_flat(f, primals: list, kind: str = "grad"):
                 out_t.append(None)
         set_trace(pe)
         out_t = [zeros(type_of(p).strong()) if t is None else t for p, t in zip(out_p, out_t)]
-        graph = pe.to_graph([t.var for t in in_tangents if t is not None], out_t)
+        graph = pe.to_graph([t.ir_var for t in in_tangents if t is not None], out_t)
     finally:
         set_trace(prev)
         jt.alive = pe.alive = False
