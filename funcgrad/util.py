@@ -42,6 +42,10 @@ def canonical_axes(axis: Any, ndim: int, op: str = "operation") -> tuple[int, ..
     """axis=None|int|tuple -> a sorted tuple of non-negative axes."""
     if axis is None:
         return tuple(range(ndim))
+    if ndim == 0:   # NumPy lets reductions of 0-d arrays name axis 0 (or -1)
+        for a in (axis if isinstance(axis, tuple) else (axis,)):
+            canonical_axis(int(a), 0, op)
+        return ()
     if isinstance(axis, (int,)) or hasattr(axis, "__index__") and not isinstance(axis, tuple):
         axis = (int(axis),)
     axes = tuple(sorted({canonical_axis(int(a), ndim, op) for a in axis}))

@@ -74,7 +74,8 @@ max_p = binary("max", np.maximum,  # ties split the derivative evenly, as in JAX
                lambda x, y, out: _tie_weight(x, y, out), lambda x, y, out: _tie_weight(y, x, out),
                domain="distinct")
 min_p = binary("min", np.minimum,
-               lambda x, y, out: _tie_weight(-x, -y, out), lambda x, y, out: _tie_weight(-y, -x, out),
+               lambda x, y, out: _tie_weight(-x, -y, out),
+               lambda x, y, out: _tie_weight(-y, -x, out),
                domain="distinct")
 atan2_p = binary("atan2", np.arctan2, lambda y, x, out: x / (x * x + y * y),
                  lambda y, x, out: -y / (x * x + y * y), domain="nonzero")

@@ -27,9 +27,9 @@ def parse_index(idx, shape: tuple) -> tuple[tuple, list]:
                 mask = it.concrete("boolean mask indexing") if isinstance(it, Tracer) else it
             except ConcretizationError:
                 raise ConcretizationError(
-                    f"boolean mask indexing x[mask] makes a shape that depends on values, which "
-                    f"is not allowed under transformations that trace abstractly; use "
-                    f"fnp.where(mask, x, 0) instead") from None
+                    "boolean mask indexing x[mask] makes a shape that depends on values, which "
+                    "is not allowed under transformations that trace abstractly; use "
+                    "fnp.where(mask, x, 0) instead") from None
             items.extend(np.nonzero(np.asarray(mask)))
             continue
         items.append(it)

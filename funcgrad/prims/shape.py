@@ -86,8 +86,8 @@ def _concat_type(*xs: ArrayType, axis):
 
 
 def _concat_jvp(primals, tangents, *, axis):
-    from .families import zeros
     from .elementwise import _aval
+    from .families import zeros
     ts = [zeros(_aval(p)) if t is None else t for p, t in zip(primals, tangents)]
     return concatenate(primals, axis), concatenate(ts, axis)
 
