@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = [p for p in (ROOT / "docs" / "README_tour.md", ROOT / "README.md") if p.exists()]
+DOCS = [ROOT / "README.md"]
 FENCE = re.compile(r"^```python[ \t]*\n(.*?)^```", re.S | re.M)
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
@@ -38,8 +38,7 @@ def run_blocks(path: Path) -> int:
 
 
 def test_the_tour_exists_and_has_code():
-    assert ROOT.joinpath("docs", "README_tour.md") in DOCS
-    assert len(python_blocks(ROOT / "docs" / "README_tour.md")) >= 8
+    assert len(python_blocks(ROOT / "README.md")) >= 8
 
 
 @pytest.mark.parametrize("path", DOCS, ids=[p.name for p in DOCS])
