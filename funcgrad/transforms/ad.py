@@ -38,6 +38,11 @@ def jvp_flat(f, primals: list, tangents: list, kind: str = "jvp"):
     finally:
         set_trace(prev)
         trace.alive = False
+    return _split_outputs(trace, outs)
+
+
+def _split_outputs(trace: JVPTrace, outs) -> tuple[list, list]:
+    """Outputs of a JVP trace -> (primals, tangents); values it did not touch have None."""
     out_p, out_t = [], []
     for o in outs:
         if isinstance(o, JVPTracer) and o._trace is trace:
@@ -69,17 +74,7 @@ def linearize_flat(f, primals: list, kind: str = "grad"):
     ins = [JVPTracer(jt, p, t) for p, t in zip(primals, in_tangents)]
     prev = set_trace(jt)
     try:
-        outs = f(*ins)
-        out_p, out_t = [], []
-        for o in outs:
-            if isinstance(o, JVPTracer) and o._trace is jt:
-                out_p.append(o.primal)
-                out_t.append(o.tangent)
-            else:
-                if isinstance(o, Tracer):
-                    jt.check_foreign(o)
-                out_p.append(o)
-                out_t.append(None)
+        out_p, out_t = _split_outputs(jt, f(*ins))
         set_trace(pe)
         out_t = [zeros(type_of(p).strong()) if t is None else t for p, t in zip(out_p, out_t)]
         graph = pe.to_graph([t.ir_var for t in in_tangents if t is not None], out_t)
