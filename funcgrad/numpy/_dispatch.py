@@ -3,64 +3,99 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import numpy as fnp
 from ..core.trace import Tracer
 from ..prims import indexing as _ix
-from .. import numpy as fnp
+from . import linalg as fla
 
-# ufuncs NumPy code may call on tracers, mapped to their traced versions.
-_UFUNCS = {getattr(np, name): getattr(fnp, name) for name in [
-    "add", "subtract", "multiply", "divide", "true_divide", "floor_divide", "remainder", "mod",
-    "power", "negative", "positive", "exp", "log", "log1p", "expm1", "sin", "cos", "tan",
-    "tanh", "sinh", "cosh", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh",
-    "sqrt", "square", "absolute", "sign", "floor", "ceil", "rint", "maximum", "minimum",
-    "arctan2", "logaddexp", "less", "less_equal", "greater", "greater_equal", "equal",
-    "not_equal", "logical_and", "logical_or", "logical_xor", "logical_not", "isfinite", "isnan",
-    "isinf", "reciprocal", "exp2", "log2", "log10", "cbrt", "hypot", "deg2rad", "heaviside",
-    "matmul"]}
-_UFUNCS[np.fabs] = fnp.abs
+# ufuncs NumPy code may call on tracers: every np ufunc with a same-named traced function.
+_UFUNCS = {u: getattr(fnp, name) for name in dir(np)
+           if isinstance(u := getattr(np, name), np.ufunc) and callable(getattr(fnp, name, None))}
 
-_REDUCE = {np.add: fnp.sum, np.multiply: fnp.prod, np.maximum: fnp.max, np.minimum: fnp.min}
+_REDUCE = {np.add: fnp.sum, np.multiply: fnp.prod, np.maximum: fnp.max, np.minimum: fnp.min,
+           np.logical_and: fnp.all, np.logical_or: fnp.any}
+_ACCUMULATE = {np.add: fnp.cumsum, np.multiply: fnp.cumprod}
 
-# NumPy functions with a traced counterpart of the same name in funcgrad.numpy.
-_FUNCTIONS = {}
-for _name in dir(fnp):
-    _f = getattr(fnp, _name)
-    _np_f = getattr(np, _name, None)
-    if callable(_f) and _np_f is not None and callable(_np_f) and not _name.startswith("_") \
-            and not isinstance(_np_f, type) and not isinstance(_np_f, np.ufunc):
-        _FUNCTIONS[_np_f] = _f
-_FUNCTIONS[np.round] = fnp.rint
-_FUNCTIONS[np.around] = fnp.rint
+
+def _table(module, namespace) -> dict:
+    """NumPy functions of `module` with a traced counterpart of the same name in `namespace`
+    (NumPy's own functions re-exported there, like np.linspace, are not counterparts)."""
+    out = {}
+    for name in dir(namespace):
+        f, np_f = getattr(namespace, name), getattr(module, name, None)
+        if (not name.startswith("_") and callable(f) and callable(np_f) and f is not np_f
+                and not isinstance(np_f, (type, np.ufunc))):
+            out[np_f] = f
+    return out
+
+
+_FUNCTIONS = {**_table(np, fnp), **_table(np.linalg, fla)}
+
+
+def _name(func) -> str:
+    module = getattr(func, "__module__", None) or "numpy"
+    module = module.replace("numpy._core.", "numpy.").replace("numpy.core.", "numpy.")
+    prefix = "np" if module in ("numpy", "numpy._core") else "np" + module[len("numpy"):]
+    return f"{prefix}.{getattr(func, '__name__', func)}"
 
 
 def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
+    try:
+        return _ufunc(ufunc, method, inputs, kwargs)
+    except (TypeError, NotImplementedError) as err:
+        fnp._add_user_line(err)
+        raise
+
+
+def _ufunc(ufunc, method, inputs, kwargs):
+    name = f"np.{ufunc.__name__}"
     if kwargs.get("out") is not None:
-        raise TypeError(f"np.{ufunc.__name__}(..., out=...) writes in place, which funcgrad "
-                        f"does not trace; use the returned value instead")
+        raise TypeError(f"{name}(..., out=...) writes in place, which funcgrad does not trace; "
+                        f"use the returned value instead")
     kwargs.pop("out", None)
+    if method == "at":
+        raise TypeError(f"{name}.at writes in place, which funcgrad does not trace; use the "
+                        f"functional update x.at[idx].add(v) (or .set, .multiply) instead")
+    dtype = kwargs.pop("dtype", None)
     if method == "__call__" and ufunc in _UFUNCS and not kwargs:
+        if dtype is not None:  # NumPy computes in `dtype`: cast the inputs to it
+            inputs = [fnp.astype(x, dtype) for x in inputs]
         return _UFUNCS[ufunc](*inputs)
     if method == "reduce" and ufunc in _REDUCE:
-        axis = kwargs.pop("axis", 0)
-        keepdims = kwargs.pop("keepdims", False)
+        axis, keepdims = kwargs.pop("axis", 0), kwargs.pop("keepdims", False)
+        extra = {k: kwargs.pop(k) for k in ("initial", "where") if k in kwargs}
         if not kwargs:
-            return _REDUCE[ufunc](inputs[0], axis=axis, keepdims=keepdims)
+            if dtype is not None:
+                extra["dtype"] = dtype
+            return _REDUCE[ufunc](inputs[0], axis=axis, keepdims=keepdims, **extra)
+    if method == "accumulate" and ufunc in _ACCUMULATE and set(kwargs) <= {"axis"}:
+        return _ACCUMULATE[ufunc](inputs[0], axis=kwargs.get("axis", 0), dtype=dtype)
+    if method == "outer" and ufunc in _UFUNCS and ufunc.nin == 2 and not kwargs:
+        a, b = fnp.asarray(inputs[0]), fnp.asarray(inputs[1])
+        a = fnp.reshape(a, fnp.shape(a) + (1,) * fnp.ndim(b))
+        return _UFUNCS[ufunc](a, b)
+    what = name if method == "__call__" else f"{name}.{method}"
     extra = f" with {sorted(kwargs)}" if kwargs else ""
-    raise NotImplementedError(f"funcgrad does not support np.{ufunc.__name__}.{method}{extra} "
-                              f"on traced values; see funcgrad.numpy for supported functions")
+    raise NotImplementedError(f"funcgrad does not support {what}{extra} on traced values; see "
+                              f"funcgrad.numpy for the supported functions")
 
 
 def _array_function(self, func, types, args, kwargs):
     f = _FUNCTIONS.get(func)
     if f is None:
-        raise NotImplementedError(
-            f"funcgrad does not support np.{getattr(func, '__name__', func)} on traced values; "
-            f"see funcgrad.numpy for the supported functions, or write it with them")
+        raise fnp._add_user_line(NotImplementedError(
+            f"funcgrad does not support {_name(func)} on traced values; see funcgrad.numpy "
+            f"for the supported functions, or write it with them"))
     return f(*args, **kwargs)
 
 
 class _At:
-    """`x.at[idx].set(v)` / `.add(v)` / `.get()`: functional updates that return a new array."""
+    """`x.at[idx].set(v)` / `.add(v)` / `.get()` ...: functional updates returning a new array.
+
+    >>> import funcgrad as fg, numpy as np
+    >>> fg.grad(lambda x: x.at[0].set(2.0).sum())(np.ones(3))
+    array([0., 1., 1.])
+    """
 
     __slots__ = ("x", "idx")
 
@@ -74,23 +109,86 @@ class _At:
         return _ix.parse_index(self.idx, self.x.shape)
 
     def get(self):
+        """x[idx]."""
         return _ix.getitem(self.x, self.idx)
 
     def set(self, values):
+        """A copy of x with x[idx] = values."""
         spec, arrays = self._spec()
-        return _ix.scatter_set_p.bind(self.x, values, *arrays, spec=spec)
+        return _ix.scatter_set_p.bind(self.x, _values(values), *arrays, spec=spec)
 
     def add(self, values):
+        """A copy of x with x[idx] += values (repeated indices add up)."""
         spec, arrays = self._spec()
-        return _ix.scatter_add_p.bind(self.x, values, *arrays, spec=spec)
+        return _ix.scatter_add_p.bind(self.x, _values(values), *arrays, spec=spec)
+
+    def subtract(self, values):
+        """A copy of x with x[idx] -= values."""
+        return self.add(fnp.negative(values))
 
     def multiply(self, values):
+        """A copy of x with x[idx] *= values."""
         return self.set(self.get() * values)
+
+    def divide(self, values):
+        """A copy of x with x[idx] /= values."""
+        return self.set(self.get() / values)
+
+    def power(self, values):
+        """A copy of x with x[idx] **= values."""
+        return self.set(self.get() ** values)
+
+    def min(self, values):
+        """A copy of x with x[idx] = minimum(x[idx], values)."""
+        return self.set(fnp.minimum(self.get(), values))
+
+    def max(self, values):
+        """A copy of x with x[idx] = maximum(x[idx], values)."""
+        return self.set(fnp.maximum(self.get(), values))
+
+    mul = multiply
+
+
+def _values(v):
+    return fnp.asarray(v) if isinstance(v, (list, tuple)) else v
 
 
 def _setitem(self, idx, value):
-    raise TypeError(f"traced arrays are immutable: x[{idx!r}] = ... cannot be traced. Use the "
-                    f"functional update x = x.at[idx].set(value) (or .add(value)) instead")
+    raise fnp._add_user_line(TypeError(
+        f"traced arrays are immutable: x[{idx!r}] = ... cannot be traced. Use the functional "
+        f"update x = x.at[idx].set(value) (or .add(value)) instead"))
+
+
+def _getitem(x, idx):
+    try:
+        return _ix.getitem(x, idx)
+    except (ValueError, TypeError, IndexError) as err:
+        fnp._add_user_line(err)
+        raise
+
+
+def _reshape_method(x, *shape, order="C", copy=None, **kw):
+    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+        shape = shape[0]
+    return fnp.reshape(x, shape if shape != () else kw.pop("shape", None), order, **kw)
+
+
+def _transpose_method(x, *axes):
+    if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
+        axes = axes[0]
+    return fnp.transpose(x, axes or None)
+
+
+def _format(x, spec: str) -> str:
+    # f"{loss:.3f}" works where values are concrete (under grad), like on NumPy scalars.
+    if not spec:
+        return repr(x)
+    return format(np.asarray(x.concrete(f"formatting with {spec!r}"))[()], spec)
+
+
+def _item(x, *args):
+    v = np.asarray(x.concrete("item()"))
+    return v.item(*args)
 
 
 def _install():
@@ -104,6 +202,8 @@ def _install():
         "__floordiv__": lambda x, y: fnp.floor_divide(x, y),
         "__rfloordiv__": lambda x, y: fnp.floor_divide(y, x),
         "__mod__": lambda x, y: fnp.remainder(x, y), "__rmod__": lambda x, y: fnp.remainder(y, x),
+        "__divmod__": lambda x, y: (fnp.floor_divide(x, y), fnp.remainder(x, y)),
+        "__rdivmod__": lambda x, y: (fnp.floor_divide(y, x), fnp.remainder(y, x)),
         "__pow__": lambda x, y: fnp.power(x, y), "__rpow__": lambda x, y: fnp.power(y, x),
         "__matmul__": lambda x, y: fnp.matmul(x, y), "__rmatmul__": lambda x, y: fnp.matmul(y, x),
         "__neg__": lambda x: fnp.negative(x), "__pos__": lambda x: x,
@@ -111,33 +211,37 @@ def _install():
         "__lt__": lambda x, y: fnp.less(x, y), "__le__": lambda x, y: fnp.less_equal(x, y),
         "__gt__": lambda x, y: fnp.greater(x, y), "__ge__": lambda x, y: fnp.greater_equal(x, y),
         "__eq__": lambda x, y: fnp.equal(x, y), "__ne__": lambda x, y: fnp.not_equal(x, y),
-        "__and__": lambda x, y: fnp.logical_and(x, y), "__or__": lambda x, y: fnp.logical_or(x, y),
-        "__xor__": lambda x, y: fnp.logical_xor(x, y), "__invert__": lambda x: fnp.logical_not(x),
-        "__getitem__": lambda x, idx: _ix.getitem(x, idx),
+        "__and__": lambda x, y: fnp.bitwise_and(x, y),
+        "__rand__": lambda x, y: fnp.bitwise_and(y, x),
+        "__or__": lambda x, y: fnp.bitwise_or(x, y), "__ror__": lambda x, y: fnp.bitwise_or(y, x),
+        "__xor__": lambda x, y: fnp.bitwise_xor(x, y),
+        "__rxor__": lambda x, y: fnp.bitwise_xor(y, x),
+        "__invert__": lambda x: fnp.invert(x),
+        "__round__": lambda x, ndigits=None: fnp.round(x, ndigits or 0),
+        "__getitem__": _getitem, "__format__": _format,
         "__setitem__": _setitem,
         "__array_ufunc__": _array_ufunc, "__array_function__": _array_function,
         "__iter__": lambda x: (x[i] for i in range(len(x))),
         "sum": fnp.sum, "mean": fnp.mean, "max": fnp.max, "min": fnp.min, "prod": fnp.prod,
         "var": fnp.var, "std": fnp.std, "argmax": fnp.argmax, "argmin": fnp.argmin,
-        "cumsum": fnp.cumsum, "clip": fnp.clip, "dot": fnp.dot, "astype": fnp.astype,
+        "cumsum": fnp.cumsum, "cumprod": fnp.cumprod, "clip": fnp.clip, "dot": fnp.dot,
+        "astype": lambda x, dtype, *args, **kw: fnp.astype(x, dtype),
         "squeeze": fnp.squeeze, "ravel": fnp.ravel, "flatten": fnp.ravel,
         "swapaxes": fnp.swapaxes, "any": fnp.any, "all": fnp.all, "sort": fnp.sort,
-        "argsort": fnp.argsort, "take": fnp.take, "round": fnp.rint,
-        "reshape": lambda x, *shape, **kw: fnp.reshape(
-            x, shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape, **kw),
-        "transpose": lambda x, *axes: fnp.transpose(
-            x, None if not axes else axes[0] if len(axes) == 1 and not isinstance(axes[0], int)
-            else axes),
-        "item": lambda x: x.concrete("item()").item(),
+        "argsort": fnp.argsort, "take": fnp.take, "round": fnp.round, "repeat": fnp.repeat,
+        "diagonal": fnp.diagonal, "trace": fnp.trace, "ptp": fnp.ptp, "nonzero": fnp.nonzero,
+        "reshape": _reshape_method, "transpose": _transpose_method, "item": _item,
         "tolist": lambda x: np.asarray(x.concrete("tolist()")).tolist(),
-        "conj": lambda x: x, "copy": lambda x: x,
+        "conj": fnp.conjugate, "conjugate": fnp.conjugate, "copy": lambda x, order="C": x,
     }
     for name, f in ops.items():
         setattr(T, name, f)
     T.T = property(lambda x: fnp.transpose(x))
     T.mT = property(lambda x: fnp.swapaxes(x, -1, -2))
     T.at = property(lambda x: _At(x))
-    T.real = property(lambda x: x)
+    T.real = property(fnp.real)
+    T.itemsize = property(lambda x: x.dtype.itemsize)
+    T.nbytes = property(lambda x: x.size * x.dtype.itemsize)
 
 
 _install()

@@ -63,8 +63,17 @@ logistic_p.emit = None
 add_p = binary("add", np.add, linear=True)
 sub_p = binary("sub", np.subtract, linear=True)
 mul_p = binary("mul", np.multiply)
-div_p = binary("div", np.true_divide, lambda x, y, out: 1.0 / y, lambda x, y, out: -out / y,
-               domain="nonzero")
+div_p = binary("div", np.true_divide, lambda x, y, out: _reciprocal(y),
+               lambda x, y, out: -out / y, domain="nonzero")
+
+
+def _reciprocal(y):
+    # Python's 1.0 / 0 raises; x / 0 is inf in NumPy, so its derivative is too (kept a weak
+    # Python float, so that it does not promote float32 tangents).
+    if type(y) in (int, float):
+        with np.errstate(divide="ignore"):
+            return float(np.divide(1.0, y))
+    return 1.0 / y
 # pow: the log(x) term only where x > 0, so x**y at x = 0 keeps a finite derivative in x.
 pow_p = binary("pow", np.power,
                lambda x, y, out: y * pow(x, y - 1.0),

@@ -1,0 +1,146 @@
+"""funcgrad.numpy.linalg: norms and the array-API products, traced. Decompositions and solvers
+(inv, solve, det, svd, ...) are not supported and raise NotImplementedError naming them."""
+from __future__ import annotations
+
+import numpy as _np
+
+from .. import numpy as fnp
+from ..core.types import is_float as _is_float
+from ..util import canonical_axis as _canonical_axis
+
+matmul, outer, tensordot, vecdot, cross = fnp.matmul, fnp.outer, fnp.tensordot, fnp.vecdot, \
+    fnp.cross
+matrix_transpose = fnp.matrix_transpose
+
+
+def _as_float(x):
+    x = fnp.asarray(x)
+    return x if _is_float(fnp.result_type(x)) else fnp.astype(x, _np.float64)
+
+
+def _sqrt_sum_squares(x, axes, keepdims):
+    # sqrt is not differentiable at 0; a zero vector gets the subgradient 0 instead of NaN.
+    return fnp._safe_sqrt(fnp.sum(x * x, axis=axes, keepdims=keepdims))
+
+
+def _vector_norm(x, ord, axis, keepdims):
+    if ord is None or ord == 2:
+        return _sqrt_sum_squares(x, axis, keepdims)
+    a = fnp.abs(x)
+    if ord == _np.inf:
+        return fnp.max(a, axis=axis, keepdims=keepdims)
+    if ord == -_np.inf:
+        return fnp.min(a, axis=axis, keepdims=keepdims)
+    if ord == 0:
+        return fnp.astype(fnp.sum(x != 0, axis=axis, keepdims=keepdims), fnp.result_type(x))
+    if ord == 1:
+        return fnp.sum(a, axis=axis, keepdims=keepdims)
+    if isinstance(ord, str):
+        raise ValueError(f"norm: invalid norm order {ord!r} for vectors")
+    return fnp.sum(a ** ord, axis=axis, keepdims=keepdims) ** (1.0 / ord)
+
+
+def _matrix_norm(x, ord, axes, keepdims):
+    row, col = axes
+    if ord is None or ord == "fro":
+        out = _sqrt_sum_squares(x, axes, keepdims=True)
+    elif ord in (1, -1, _np.inf, -_np.inf):
+        # 1: the largest column sum of |x|; inf: the largest row sum (negative: smallest).
+        summed, other = (row, col) if ord in (1, -1) else (col, row)
+        best = fnp.max if ord > 0 else fnp.min
+        out = best(fnp.sum(fnp.abs(x), axis=summed, keepdims=True), axis=other, keepdims=True)
+    elif ord in (2, -2, "nuc"):
+        raise NotImplementedError(f"norm: ord={ord!r} needs singular values, which funcgrad "
+                                  f"does not support")
+    else:
+        raise ValueError(f"norm: invalid norm order {ord!r} for matrices")
+    return out if keepdims else fnp.squeeze(out, axis=axes)
+
+
+def norm(x, ord=None, axis=None, keepdims=False):
+    """np.linalg.norm for vector norms and the matrix norms 'fro', 1, -1, inf and -inf.
+
+    >>> float(norm(_np.array([3.0, 4.0])))
+    5.0
+    >>> float(norm(_np.ones((2, 2)), ord=1))
+    2.0
+    """
+    x = _as_float(x)
+    nd = fnp.ndim(x)
+    if axis is None:
+        if ord is None:  # the 2-norm of the flattened array, for any number of axes
+            return _sqrt_sum_squares(x, None, keepdims)
+        if nd not in (1, 2):
+            raise ValueError("norm: improper number of dimensions to norm")
+        axis = tuple(range(nd))
+    axes = (axis,) if _np.ndim(axis) == 0 else tuple(axis)
+    axes = tuple(_canonical_axis(int(a), nd, "norm") for a in axes)
+    if len(axes) == 1:
+        return _vector_norm(x, ord, axes[0], keepdims)
+    if len(axes) == 2:
+        if axes[0] == axes[1]:
+            raise ValueError("norm: duplicate axes given")
+        return _matrix_norm(x, ord, axes, keepdims)
+    raise ValueError("norm: improper number of dimensions to norm")
+
+
+def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
+    """np.linalg.vector_norm: the norm of the vectors along `axis` (all axes when None).
+
+    >>> float(vector_norm(_np.ones((2, 2))))
+    2.0
+    """
+    x = _as_float(x)
+    if axis is None:
+        out = _vector_norm(fnp.ravel(x), ord, 0, False)
+        return fnp.reshape(out, (1,) * fnp.ndim(x)) if keepdims else out
+    if _np.ndim(axis) != 0:
+        axes = tuple(_canonical_axis(int(a), fnp.ndim(x)) for a in axis)
+        rest = [i for i in range(fnp.ndim(x)) if i not in axes]
+        y = fnp.reshape(fnp.transpose(x, rest + list(axes)),
+                        [fnp.shape(x)[i] for i in rest] + [-1])
+        out = _vector_norm(y, ord, -1, False)
+        if keepdims:
+            out = fnp.reshape(out, [1 if i in axes else d for i, d in enumerate(fnp.shape(x))])
+        return out
+    return _vector_norm(x, ord, axis, keepdims)
+
+
+def matrix_norm(x, /, *, keepdims=False, ord="fro"):
+    """np.linalg.matrix_norm over the last two axes.
+
+    >>> float(matrix_norm(_np.ones((2, 2))))
+    2.0
+    """
+    x = _as_float(x)
+    return _matrix_norm(x, ord, (fnp.ndim(x) - 2, fnp.ndim(x) - 1), keepdims)
+
+
+def diagonal(x, /, *, offset=0):
+    """np.linalg.diagonal: the diagonal of the last two axes.
+
+    >>> diagonal(_np.eye(2))
+    array([1., 1.])
+    """
+    return fnp.diagonal(x, offset, -2, -1)
+
+
+def trace(x, /, *, offset=0, dtype=None):
+    """np.linalg.trace over the last two axes.
+
+    >>> float(trace(_np.eye(3)))
+    3.0
+    """
+    return fnp.trace(x, offset, -2, -1, dtype)
+
+
+fnp._reports_user_line(globals())
+
+
+def __getattr__(name: str):
+    # Everything else in np.linalg (inv, solve, det, svd, eigh, ...) is named in the error.
+    if not name.startswith("_") and hasattr(_np.linalg, name):
+        raise NotImplementedError(f"funcgrad does not support np.linalg.{name}; supported: "
+                                  f"norm, vector_norm, matrix_norm, matmul, outer, tensordot, "
+                                  f"vecdot, cross, diagonal, trace, matrix_transpose")
+    raise AttributeError(f"module 'funcgrad.numpy.linalg' has no attribute {name!r}")
