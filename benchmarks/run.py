@@ -1,0 +1,112 @@
+"""Command line of the benchmark harness.
+
+    python -m benchmarks [--quick] [--only W1,W3] [--rounds N] [--no-peers] [--json out.json]
+    python benchmarks/run.py [same options]
+
+Prints a Markdown table (median per call, ratio to the NumPy floor, noise, target) and exits
+with status 1 if any contender's result differed from NumPy's or raised an unexpected error.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make `benchmarks` and `funcgrad` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import benchmarks  # noqa: E402, I001  (first: it sets the thread counts before NumPy loads)
+import numpy as np  # noqa: E402
+
+import funcgrad  # noqa: E402
+from benchmarks import peers  # noqa: E402
+from benchmarks.harness import Config, format_table, profile_cell, run_workload  # noqa: E402
+from benchmarks.workloads import WORKLOADS  # noqa: E402
+
+QUICK = Config(rounds=5, sample_ms=3.0, warmup_ms=15.0)
+FULL = Config(rounds=20, sample_ms=20.0, warmup_ms=200.0)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command-line options.
+
+    >>> parse_args(["--quick", "--only", "W3"]).only
+    'W3'
+    """
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="short run (well under a minute)")
+    p.add_argument("--only", default="", help="comma-separated workloads, e.g. W1,W3")
+    p.add_argument("--rounds", type=int, help="rounds of samples (default 20, quick 5)")
+    p.add_argument("--no-peers", action="store_true", help="skip jax, torch and autograd")
+    p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    p.add_argument("--profile", metavar="CONTENDER",
+                   help="instead of timing, cProfile this contender (e.g. funcgrad) on the "
+                        "selected workloads and print the hotspots")
+    return p.parse_args(argv)
+
+
+def machine() -> dict:
+    """What the numbers were measured on (recorded in the JSON and printed above the table).
+
+    >>> machine()["cpus"] >= 1
+    True
+    """
+    return {"python": platform.python_version(), "numpy": np.__version__,
+            "funcgrad": funcgrad.__version__, "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+            "loadavg_1_5_15": os.getloadavg(),
+            "threads": {v: os.environ.get(v) for v in ("BENCH_THREADS", "OPENBLAS_NUM_THREADS",
+                                                       "OMP_NUM_THREADS", "MKL_NUM_THREADS")}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the selected workloads, print the table, write JSON; 1 on a mismatch or error."""
+    args = parse_args(argv)
+    base = QUICK if args.quick else FULL
+    cfg = Config(rounds=args.rounds or base.rounds, sample_ms=base.sample_ms,
+                 warmup_ms=base.warmup_ms, peers=not args.no_peers)
+    keys = [k.strip().upper() for k in args.only.split(",") if k.strip()] or list(WORKLOADS)
+    unknown = [k for k in keys if k not in WORKLOADS]
+    if unknown:
+        print(f"unknown workload(s) {unknown}; choose from {list(WORKLOADS)}", file=sys.stderr)
+        return 2
+    if args.profile:
+        for key in keys:
+            print(profile_cell(WORKLOADS[key](), args.profile))
+        return 0
+    start = time.perf_counter()
+    cells = []
+    for key in keys:
+        wl = WORKLOADS[key]()
+        print(f"{key}: {wl.title} ...", file=sys.stderr, end=" ", flush=True)
+        t0 = time.perf_counter()
+        cells += run_workload(wl, cfg)
+        print(f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    info = machine()
+    info["peers"] = {name: peers.version(name) for name in ("jax", "torch", "autograd")}
+    wall = time.perf_counter() - start
+    print(f"\nfuncgrad {info['funcgrad']}, numpy {info['numpy']}, Python {info['python']}, "
+          f"{info['cpus']} CPUs, {benchmarks.THREADS} thread(s) per library, "
+          f"{info['platform']}; peers {info['peers']}")
+    print(f"{cfg.rounds} interleaved rounds of ~{cfg.sample_ms:g} ms samples per contender; "
+          f"median per call; total {wall:.1f} s; load average at the end "
+          f"{info['loadavg_1_5_15'][0]:.1f}\n")
+    print(format_table(cells))
+    if args.json:
+        out = {"machine": info, "config": vars(cfg), "wall_s": wall,
+               "results": [c.as_json() for c in cells]}
+        Path(args.json).write_text(json.dumps(out, indent=1))
+    bad = [f"{c.workload} {c.contender}" for c in cells if c.status in ("MISMATCH", "ERROR")]
+    if bad:
+        print(f"\nFAILED: {', '.join(bad)} (see above)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
