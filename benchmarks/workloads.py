@@ -116,14 +116,18 @@ def w1() -> Workload:
         return [np.asarray(loss), (w0 - w1) / lr, (b0 - b1) / lr]
 
     def fg_step_fn():
+        # written with funcgrad.nn and funcgrad.optim, as a user would
+        opt = fg.optim.sgd(lr)
+
         def loss(w, b, X, y):
-            z = X @ w + b
-            return fnp.mean(fnp.logaddexp(0.0, z) - y * z)
+            return fg.nn.binary_cross_entropy_with_logits(X @ w + b, y)
         vg = fg.value_and_grad(loss, argnums=(0, 1))
 
         def step(w, b, X, y):
-            value, (gw, gb) = vg(w, b, X, y)
-            return value, w - lr * gw, b - lr * gb
+            value, grads = vg(w, b, X, y)
+            updates, _ = opt.update(grads, opt.init((w, b)), (w, b))
+            w1, b1 = fg.optim.apply_updates((w, b), updates)
+            return value, w1, b1
         return step
 
     def numpy_c():
@@ -241,14 +245,12 @@ def mlp_numpy_step(params, x, y1h):
 
 
 def mlp_fg_loss(params, x, y1h):
-    """The MLP loss written with funcgrad.numpy: relu layers, mean softmax cross-entropy."""
+    """The MLP loss written with funcgrad.nn: relu layers, mean softmax cross-entropy."""
     h = x
     for W, b in params[:-1]:
-        h = fnp.maximum(h @ W + b, 0.0)
+        h = fg.nn.relu(h @ W + b)
     W, b = params[-1]
-    logits = h @ W + b
-    logp = logits - fnp.logsumexp(logits, axis=1, keepdims=True)
-    return -fnp.sum(logp * y1h) / x.shape[0]
+    return fg.nn.softmax_cross_entropy(h @ W + b, y1h)
 
 
 def _mlp_jax_loss(jax):
@@ -281,10 +283,12 @@ def w2() -> Workload:
 
     def fg_step_fn():
         vg = fg.value_and_grad(mlp_fg_loss)
+        opt = fg.optim.sgd(MLP_LR)
 
         def step(params, x, y1h):
             value, grads = vg(params, x, y1h)
-            return value, _sgd(params, grads)
+            updates, _ = opt.update(grads, opt.init(params), params)
+            return value, fg.optim.apply_updates(params, updates)
         return step
 
     def numpy_c():

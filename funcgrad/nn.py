@@ -15,6 +15,7 @@ import numpy as np
 
 from . import numpy as fnp
 from .prims.elementwise import logistic as _logistic
+from .prims.elementwise import relu as _relu
 
 Array = Any   # a NumPy array, a traced value, or anything fnp.asarray accepts
 Axis = int | tuple[int, ...] | None
@@ -69,8 +70,7 @@ def relu(x: Array) -> Array:
     >>> relu(np.array([-2.0, 0.0, 3.0]))
     array([0., 0., 3.])
     """
-    x = fnp.asarray(x)
-    return fnp.where(x > 0, x, 0)
+    return _relu(fnp.asarray(x))
 
 
 def tanh(x: Array) -> Array:
@@ -241,7 +241,8 @@ def binary_cross_entropy(probs: Array, targets: Array, reduction: str = "mean") 
 def binary_cross_entropy_with_logits(logits: Array, targets: Array,
                                      reduction: str = "mean") -> Array:
     """binary_cross_entropy(sigmoid(z), t) without forming sigmoid(z):
-    -(t log_sigmoid(z) + (1 - t) log_sigmoid(-z)), exact for any finite z; gradient sigmoid(z) - t.
+    softplus(z) - t z = logaddexp(0, z) - t z (as PyTorch computes it): one stable logaddexp,
+    finite for any finite z; gradient sigmoid(z) - t.
 
     >>> binary_cross_entropy_with_logits(np.array([1e4, -1e4, 0.0]), np.array([1, 0, 1]))
     array(0.23104906)
@@ -249,7 +250,7 @@ def binary_cross_entropy_with_logits(logits: Array, targets: Array,
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     z = _float(logits)
     t = _targets_like(targets, z)
-    loss = -(t * log_sigmoid(z) + (1.0 - t) * log_sigmoid(-z))
+    loss = fnp.logaddexp(0.0, z) - t * z
     return _reduce(loss, reduction)
 
 

@@ -81,6 +81,11 @@ def unary(name: str, np_name: str) -> Callable:
     return build
 
 
+def relu_case(draw, dtype):
+    (x,) = values(draw, [draw(SHAPES, label="shape")], dtype, dom("relu"))
+    return (lambda xp, x: ew.relu(x) if xp is fnp else np.maximum(x, 0)), [x]
+
+
 def logistic_case(draw, dtype):
     (x,) = values(draw, [draw(SHAPES, label="shape")], dtype, dom("logistic"))
     return (lambda xp, x: ew.logistic(x) if xp is fnp else 1.0 / (1.0 + np.exp(-x))), [x]
@@ -377,6 +382,7 @@ CASES: dict[str, Callable] = {
     **{name: binary(name, f) for name, f in BINARY.items()},
     **{name: binary(name, f, logical=True) for name, f in LOGICAL.items()},
     "logistic": logistic_case,
+    "relu": relu_case,
     "rem": binary("rem", "remainder", make_values=rem_values),
     "select": select_case,
     "integer_pow": integer_pow_case,

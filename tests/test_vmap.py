@@ -81,7 +81,7 @@ def axis_patterns(shapes):
 
 UNARY = ["neg", "exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "sinh", "cosh",
          "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "sqrt", "abs", "sign",
-         "floor", "ceil", "round", "isfinite", "isnan", "logistic", "stop_gradient"]
+         "floor", "ceil", "round", "isfinite", "isnan", "logistic", "relu", "stop_gradient"]
 BINARY = ["add", "sub", "mul", "div", "pow", "max", "min", "atan2", "rem", "logaddexp",
           "floor_divide", "lt", "le", "gt", "ge", "eq", "ne"]
 LOGICAL = ["and", "or", "xor"]

@@ -20,6 +20,13 @@ def _key(atom):
     return atom
 
 
+_COMMUTATIVE = {"add", "mul", "max", "min", "eq", "ne", "and", "or", "xor", "logaddexp"}
+
+
+def _order(k):
+    return (1, hash(k)) if isinstance(k, tuple) else (0, id(k))
+
+
 def cse(graph: Graph) -> Graph:
     """Common-subexpression elimination: one equation per (primitive, inputs, params)."""
     seen: dict = {}
@@ -28,8 +35,10 @@ def cse(graph: Graph) -> Graph:
     for eqn in graph.eqns:
         ins = [subst.get(v, v) if isinstance(v, Var) else v for v in eqn.inputs]
         try:
-            key = (eqn.primitive, tuple(_key(v) for v in ins),
-                   tuple(sorted(eqn.params.items())))
+            in_keys = tuple(_key(v) for v in ins)
+            if eqn.primitive.name in _COMMUTATIVE:
+                in_keys = tuple(sorted(in_keys, key=_order))
+            key = (eqn.primitive, in_keys, tuple(sorted(eqn.params.items())))
             hash(key)
         except TypeError:
             key = None
@@ -136,6 +145,10 @@ def _simplify(name, ins, params, out_aval, producer, value):
                 return y
         if name == "div" and _is_scalar_value(value, y, 1) and _same_type(x, out_aval):
             return x
+        if name == "mul":
+            for a, b in ((x, y), (y, x)):
+                if _is_ones(value, b) and _same_type(a, out_aval):
+                    return a
         # a broadcast input is unnecessary when NumPy's implicit broadcasting gives the same
         new_ins = [_unbroadcast_input(a, ins, i, out_aval, producer) for i, a in enumerate(ins)]
         if any(a is not b for a, b in zip(new_ins, ins)):
@@ -150,9 +163,19 @@ def _simplify(name, ins, params, out_aval, producer, value):
         return ins[0]
     if name == "reduce_sum" and not params["axes"]:
         return ins[0] if _same_type(ins[0], out_aval) else None
+    if name == "dot_general":
+        return _dot_with_identity(ins, params, out_aval, value)
     src = producer.get(ins[0]) if isinstance(ins[0], Var) else None
     if src is None:
         return None
+    if name == "transpose" and src.primitive.name == "dot_general" and \
+            params["perm"] == (1, 0) and not src.params["batch"][0]:
+        # (x . y)^T = y^T . x^T: swap the operands instead of transposing the result
+        x, y = src.inputs
+        (lc, rc), _ = src.params["contract"], src.params["batch"]
+        if x.aval.ndim - len(lc) == 1 and y.aval.ndim - len(rc) == 1:
+            return _eqn_like(producer, "dot_general", [y, x],
+                             {"contract": (rc, lc), "batch": ((), ())})
     if name == "neg" and src.primitive.name == "neg":
         return src.inputs[0]
     if name == "reshape" and src.primitive.name == "reshape":
@@ -163,6 +186,32 @@ def _simplify(name, ins, params, out_aval, producer, value):
         if perm == tuple(range(len(perm))):
             return src.inputs[0]
         return _eqn_like(producer, "transpose", [src.inputs[0]], {"perm": perm})
+    return None
+
+
+def _is_ones(value, atom) -> bool:
+    known, val = value(atom)
+    return known and np.ndim(val) > 0 and bool(np.all(np.asarray(val) == 1))
+
+
+def _dot_with_identity(ins, params, out_aval, value):
+    """x . I over one axis is x with that axis moved last (I . y: moved first)."""
+    (lc, rc), (lb, _) = params["contract"], params["batch"]
+    if lb or len(lc) != 1:
+        return None
+    for side, (a, b) in enumerate(((ins[0], ins[1]), (ins[1], ins[0]))):
+        known, val = value(b)
+        if not known or np.ndim(val) != 2 or val.shape[0] != val.shape[1] or \
+                not np.array_equal(val, np.eye(val.shape[0])):
+            continue
+        axis = (lc if side == 0 else rc)[0]
+        rest = [d for d in range(a.aval.ndim) if d != axis]
+        perm = rest + [axis] if side == 0 else [axis] + rest
+        if a.aval.dtype != out_aval.dtype:
+            return None
+        if perm == list(range(a.aval.ndim)):
+            return a
+        return _eqn_like(None, "transpose", [a], {"perm": tuple(perm)})
     return None
 
 

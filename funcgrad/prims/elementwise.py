@@ -59,6 +59,16 @@ _logistic.__name__ = "logistic"
 logistic_p = unary("logistic", _logistic, lambda x, out: out * (1.0 - out))
 logistic_p.emit = None
 
+
+def _relu(x):
+    return np.maximum(x, 0)
+
+
+_relu.__name__ = "relu"
+# Its own primitive for speed (np.maximum and one mask, where `where` is ~15x slower in
+# NumPy) and for the derivative convention: 0 at x = 0, as in PyTorch and JAX.
+relu_p = unary("relu", _relu, lambda x, out: convert(x > 0, out.dtype), domain="nonzero")
+
 # --- binary, broadcasting ----------------------------------------------------------------
 add_p = binary("add", np.add, linear=True)
 sub_p = binary("sub", np.subtract, linear=True)
@@ -83,8 +93,8 @@ max_p = binary("max", np.maximum,  # ties split the derivative evenly, as in JAX
                lambda x, y, out: _tie_weight(x, y, out), lambda x, y, out: _tie_weight(y, x, out),
                domain="distinct")
 min_p = binary("min", np.minimum,
-               lambda x, y, out: _tie_weight(-x, -y, out),
-               lambda x, y, out: _tie_weight(-y, -x, out),
+               lambda x, y, out: _tie_weight(y, x, out),
+               lambda x, y, out: _tie_weight(x, y, out),
                domain="distinct")
 atan2_p = binary("atan2", np.arctan2, lambda y, x, out: x / (x * x + y * y),
                  lambda y, x, out: -y / (x * x + y * y), domain="nonzero")
@@ -105,8 +115,8 @@ xor_p = binary("xor", np.logical_xor, nondiff=True)
 
 
 def _tie_weight(x, y, out):
-    dtype = out.dtype
-    return convert(x > y, dtype) + convert(x == y, dtype) * 0.5
+    # 1 where x > y, 0 where x < y, 0.5 at ties: (sign(x - y) + 1) / 2 in out's dtype, no casts.
+    return (sign(x - y) + 1.0) * 0.5
 
 
 def _linear_jvp(prim):
@@ -173,15 +183,15 @@ def _select_jvp(primals, tangents):
     out = select(pred, x, y)
     if not is_float(out.dtype):
         return out, None
-    tx = zeros(_aval(out)) if tx is None else tx
-    ty = zeros(_aval(out)) if ty is None else ty
-    return out, broadcast_to_shape(select(pred, tx, ty), out.shape)
+    # A missing tangent is a scalar 0.0 (weak, so it takes the other side's dtype): no
+    # zero-filled array is made.
+    t = select(pred, 0.0 if tx is None else tx, 0.0 if ty is None else ty)
+    return out, broadcast_to_shape(convert(t, out.dtype), out.shape)
 
 
 def _select_transpose(ct, pred, x, y):
-    zero = zeros(ct.aval if hasattr(ct, "aval") else _aval(ct))
-    return [None, select(pred, ct, zero) if is_undefined(x) else None,
-            select(pred, zero, ct) if is_undefined(y) else None]
+    return [None, select(pred, ct, 0.0) if is_undefined(x) else None,
+            select(pred, 0.0, ct) if is_undefined(y) else None]
 
 
 select_p.jvp, select_p.transpose = _select_jvp, _select_transpose
@@ -263,6 +273,7 @@ def sqrt(x): return sqrt_p.bind(x)
 def sign(x): return sign_p.bind(x)
 def floor(x): return floor_p.bind(x)
 def logistic(x): return logistic_p.bind(x)
+def relu(x): return relu_p.bind(x)
 def add(x, y): return add_p.bind(x, y)
 def sub(x, y): return sub_p.bind(x, y)
 def mul(x, y): return mul_p.bind(x, y)
