@@ -174,6 +174,9 @@ def generate(graph: Graph, fn_name: str = "compiled") -> tuple[str, dict]:
             outs.append(f"{ns(np.asarray)}({_literal(v, ns)})")
         elif v in graph.constvars:
             outs.append(f"{name_of[v]}.copy()")    # never hand out the cached constant
+        elif v.aval.ndim == 0 or v in graph.invars:
+            # NumPy gives scalars for 0-d results; a returned input must not alias the caller's
+            outs.append(f"{ns(np.array)}({name_of[v]})")
         else:
             outs.append(name_of[v])
     lines.append(f"    return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")

@@ -18,11 +18,12 @@ from .. import tree
 from ..core import trace as _trace
 from ..core.ir import Graph
 from ..core.types import ArrayType, dtype_short, type_of
-from ..transforms.api import as_output, trace_to_graph
+from ..transforms.api import trace_to_graph
 from .codegen import compile_graph
 from .passes import optimize
 
 _SCALARS = (float, int, bool, complex)
+_LEAF = tree.structure(0)
 
 
 class CacheMissWarning(UserWarning):
@@ -70,6 +71,7 @@ class Stage:
     def __init__(self, graph: Graph, raw_graph: Graph, fn: Callable, source: str, out_tree):
         self.graph, self.raw_graph, self.fn, self.source = graph, raw_graph, fn, source
         self.out_tree = out_tree
+        self.single = out_tree == _LEAF    # the function returns one array, not a pytree
 
     def as_text(self) -> str:
         return self.source
@@ -130,13 +132,16 @@ class Jitted:
     def __call__(self, *args, **kwargs):
         if _trace._state.trace is not _trace.EVAL:
             return self.fun(*args, **kwargs)   # traced inline by the outer transformation
-        key, flat, static_idx = self._key(args, kwargs)
+        if kwargs or self.static_argnums or self.static_argnames:
+            key, flat, static_idx = self._key(args, kwargs)
+        else:   # the fast path: positional array arguments only
+            flat, treedef = tree.flatten(args)
+            key, static_idx = (treedef, tuple(map(_leaf_key, flat)), ()), ()
         stage = self._cache.get(key)
         if stage is None:
             stage = self._compile(key, args, kwargs, static_idx)
-        out = stage.fn(*flat)
-        return tree.unflatten(stage.out_tree, [o if type(o) is np.ndarray else as_output(o)
-                                               for o in out])
+        out = stage.fn(*flat)     # generated code returns arrays, 0-d ones included
+        return out[0] if stage.single else tree.unflatten(stage.out_tree, out)
 
     def _compile(self, key, args, kwargs, static_idx) -> Stage:
         if self.explain_cache_misses and self._cache:
