@@ -230,7 +230,7 @@ class GraphTrace(Trace):
 
     def to_var(self, x):
         """The IR atom for `x`: its Var if traced here, else a literal or a captured constant."""
-        if isinstance(x, GraphTracer) and x._trace is self:
+        if type(x) is GraphTracer and x._trace is self:
             return x.ir_var
         if isinstance(x, Tracer):
             self.check_foreign(x)
@@ -252,7 +252,7 @@ class GraphTrace(Trace):
     def process(self, prim, args, params):
         if self.delegate_known:
             for a in args:
-                if isinstance(a, GraphTracer) and a._trace is self:
+                if type(a) is GraphTracer and a._trace is self:
                     break
             else:
                 return self.parent.process(prim, args, params)
@@ -306,7 +306,7 @@ class JVPTrace(Trace):
     def process(self, prim, args, params):
         primals, tangents, any_tangent = [], [], False
         for a in args:
-            if isinstance(a, JVPTracer) and a._trace is self:
+            if type(a) is JVPTracer and a._trace is self:
                 primals.append(a.primal)
                 tangents.append(a.tangent)
                 any_tangent = any_tangent or a.tangent is not None

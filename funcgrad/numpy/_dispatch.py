@@ -168,9 +168,11 @@ def _getitem(x, idx):
 
 
 def _reshape_method(x, *shape, order="C", copy=None, **kw):
+    if not shape:   # x.reshape(shape=...); an explicit x.reshape(()) means 0-d
+        return fnp.reshape(x, kw.pop("shape", None), order, **kw)
     if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
         shape = shape[0]
-    return fnp.reshape(x, shape if shape != () else kw.pop("shape", None), order, **kw)
+    return fnp.reshape(x, shape, order, **kw)
 
 
 def _transpose_method(x, *axes):

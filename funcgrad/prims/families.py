@@ -6,7 +6,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..core.primitive import Primitive
-from ..core.types import ArrayType, is_float
+from ..core.types import ArrayType
 
 _PROXY = {"f": 1.0, "i": 1, "u": 1, "b": True, "c": 1 + 0j}
 
@@ -42,8 +42,21 @@ def broadcast_shapes(name: str, *avals: ArrayType) -> tuple:
 
 
 def _elementwise_type(name, fn):
+    dtypes: dict = {}   # (dtype, weak, ...) -> result dtype; the rule runs on every trace step
+
     def rule(*avals):
-        return ArrayType(broadcast_shapes(name, *avals), result_dtype(fn, *avals))
+        if len(avals) == 2:
+            x, y = avals
+            key = (x.dtype, x.weak, y.dtype, y.weak)
+            shape = x.shape if x.shape == y.shape or not y.shape else \
+                y.shape if not x.shape else broadcast_shapes(name, x, y)
+        else:
+            key = tuple((a.dtype, a.weak) for a in avals)
+            shape = avals[0].shape if len(avals) == 1 else broadcast_shapes(name, *avals)
+        dtype = dtypes.get(key)
+        if dtype is None:
+            dtype = dtypes[key] = result_dtype(fn, *avals)
+        return ArrayType(shape, dtype)
     return rule
 
 
@@ -58,9 +71,9 @@ def unary(name: str, fn, d=None, *, nondiff: bool = False, domain=None, **kw) ->
         def jvp(primals, tangents):
             (x,), (t,) = primals, tangents
             out = prim.bind(x)
-            if not is_float(_dtype(out)):
+            if _dtype(out).kind not in "fc":
                 return out, None
-            return out, t * d(x, out)
+            return out, mul_p.bind(t, d(x, out))
         prim.jvp = jvp
     return prim
 
@@ -77,13 +90,19 @@ def binary(name: str, fn, dx=None, dy=None, *, nondiff: bool = False, domain=Non
         def jvp(primals, tangents):
             (x, y), (tx, ty) = primals, tangents
             out = prim.bind(x, y)
-            if not is_float(_dtype(out)):
+            if _dtype(out).kind not in "fc":
                 return out, None
-            terms = [t * d(x, y, out) for t, d in ((tx, dx), (ty, dy)) if t is not None]
+            terms = [mul_p.bind(t, d(x, y, out)) for t, d in ((tx, dx), (ty, dy))
+                     if t is not None]
             t_out = terms[0] if len(terms) == 1 else terms[0] + terms[1]
             return out, broadcast_to_shape(t_out, _shape(out))
         prim.jvp = jvp
     return prim
+
+
+# The rules above multiply tangents by derivatives with the `mul` primitive; elementwise.py
+# declares it (with these builders) and sets it here.
+mul_p: Primitive = None  # type: ignore[assignment]
 
 
 def _dtype(x):

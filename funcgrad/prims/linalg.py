@@ -19,10 +19,14 @@ def _dot_impl(x, y, *, contract, batch):
     (lc, rc), (lb, rb) = contract, batch
     x, y = np.asarray(x), np.asarray(y)
     if not lb:
-        if x.ndim <= 2 and y.ndim <= 2 and lc == ((x.ndim - 1,) if x.ndim else ()) and \
-                rc == ((0,) if y.ndim else ()) and len(lc) == 1:
-            return np.dot(x, y)
+        if x.ndim <= 2 and y.ndim <= 2 and len(lc) == 1:
+            # BLAS takes transposed views without copying (tensordot would copy them)
+            return np.dot(x if lc[0] == x.ndim - 1 else x.T, y if rc[0] == 0 else y.T)
         return np.tensordot(x, y, axes=(lc, rc))
+    nb = len(lb)
+    if lb == rb == tuple(range(nb)) and x.ndim == y.ndim == nb + 2 and lc == (nb + 1,) \
+            and rc == (nb,):
+        return np.matmul(x, y)
     letters = iter(_LETTERS)
     xs = [next(letters) for _ in range(x.ndim)]
     ys = [next(letters) for _ in range(y.ndim)]

@@ -96,37 +96,49 @@ def backward_pass(graph: Graph, cts_out: list) -> list:
     cts: dict[Var, object] = {}
 
     def accumulate(v: Var, ct):
-        ct = _fit(ct, v.aval)
+        aval = v.aval
+        if ct.shape != aval.shape or ct.dtype != aval.dtype:
+            ct = _fit(ct, aval)
         prev = cts.get(v)
         cts[v] = ct if prev is None else add(prev, ct)
 
     for v, ct in zip(graph.outvars, cts_out, strict=True):
         if isinstance(v, Var) and v not in known and ct is not None:
-            accumulate(v, ct)
+            accumulate(v, _as_array(ct))
     for eqn in reversed(graph.eqns):
-        outs = [cts.pop(v, None) for v in eqn.outputs]
-        if all(ct is None for ct in outs):
-            continue
-        ins = [v.val if isinstance(v, Lit) else known[v] if v in known else UndefinedPrimal(v.aval)
-               for v in eqn.inputs]
-        rule = eqn.primitive.transpose
-        if rule is None:
-            raise NotImplementedError(f"funcgrad has no transpose rule for '{eqn.primitive.name}'"
-                                      f" (needed for reverse mode)")
-        if eqn.primitive.multiple_results:
+        prim = eqn.primitive
+        if prim.multiple_results:
+            outs = [cts.pop(v, None) for v in eqn.outputs]
+            if all(ct is None for ct in outs):
+                continue
             outs = [zeros(v.aval) if ct is None else ct for v, ct in zip(eqn.outputs, outs)]
+        else:
+            outs = cts.pop(eqn.outputs[0], None)
+            if outs is None:
+                continue
+        ins = [v.val if type(v) is Lit else known[v] if v in known else UndefinedPrimal(v.aval)
+               for v in eqn.inputs]
+        rule = prim.transpose
+        if rule is None:
+            raise NotImplementedError(f"funcgrad has no transpose rule for '{prim.name}'"
+                                      f" (needed for reverse mode)")
         # Backward equations (and the sums of fanned-out cotangents) are attributed to the
         # forward line they differentiate.
-        prev_source = set_source_override(eqn.source)
+        prev_source = set_source_override(eqn.source) if eqn.source is not None else None
         try:
-            ct_ins = rule(outs if eqn.primitive.multiple_results else outs[0], *ins,
-                          **eqn.params)
+            ct_ins = rule(outs, *ins, **eqn.params)
             for v, x, ct in zip(eqn.inputs, ins, ct_ins):
                 if ct is not None and type(x) is UndefinedPrimal:
-                    accumulate(v, ct)
+                    accumulate(v, _as_array(ct))
         finally:
-            set_source_override(prev_source)
+            if eqn.source is not None:
+                set_source_override(prev_source)
     return [cts.pop(v, None) for v in graph.invars]
+
+
+def _as_array(x):
+    """Cotangents are arrays or tracers (NumPy may hand back scalars or Python numbers)."""
+    return x if hasattr(x, "shape") and hasattr(x, "dtype") else np.asarray(x)
 
 
 def _fit(ct, aval: ArrayType):

@@ -92,15 +92,7 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
     target = fun
     if has_aux:
         def target(*args):
-            out = fun(*args)
-            if not (isinstance(out, (tuple, list)) and len(out) == 2):
-                raise TypeError(f"has_aux=True requires the function to return a pair "
-                                f"(output, aux), got {type(out).__name__}{where()}")
-            # aux leaves are JVP tracers here; keep their primal values (no derivative).
-            jt = current_trace()
-            aux_store.append(tree.map(lambda a: a.primal if isinstance(a, JVPTracer)
-                                      and a._trace is jt else a, out[1]))
-            return out[0]
+            return _split_aux(fun(*args), aux_store)
     out_flat, flat_vjp = vjp_flat(_flatten_fun(target, in_tree, store), flat, "vjp")
     out_tree = store[0]
     out = tree.unflatten(out_tree, [as_output(o) for o in out_flat])
@@ -140,19 +132,45 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False) -> Callable:
     @functools.wraps(fun)
     def wrapped(*args, **kwargs):
         nums = _argnums_tuple(argnums, len(args), "grad")
-        diff = [as_value_tree(args[i]) for i in nums]
-        _check_float_args("grad", diff, nums)
-        f = _partial_argnums(fun, args, kwargs, nums)
-        if has_aux:
-            out, f_vjp, aux = vjp(f, *diff, has_aux=True)
-        else:
-            out, f_vjp = vjp(f, *diff)
+        flat, in_tree = tree.flatten(tuple(args[i] for i in nums))
+        flat = [as_value(x) for x in flat]
+        for x in flat:
+            if not is_float(x.dtype):
+                _check_float_args("grad", [tree.unflatten(in_tree, flat)[k]
+                                           for k in range(len(nums))], nums)
+        aux_store: list = []
+
+        def flat_fun(*flat_diff):
+            full = list(args)
+            for i, d in zip(nums, tree.unflatten(in_tree, flat_diff)):
+                full[i] = d
+            out = fun(*full, **kwargs)
+            if has_aux:
+                out = _split_aux(out, aux_store)
+            return [out]
+
+        (out,), flat_vjp = vjp_flat(flat_fun, flat, "grad")
+        out = as_output(out) if not isinstance(out, (tuple, list, dict)) else out
         _check_scalar_output("grad", out)
-        g = f_vjp(np.ones((), type_of(out).dtype) if not isinstance(out, Tracer)
-                  else _ones_like(out))
+        seed = _ones_like(out) if isinstance(out, Tracer) else np.ones((), out.dtype)
+        cts = flat_vjp([seed])
+        cts = [as_output(zeros(type_of(x).strong())) if c is None else as_output(c)
+               for c, x in zip(cts, flat)]
+        g = tree.unflatten(in_tree, cts)
         g = g[0] if isinstance(argnums, int) else g
-        return ((out, aux), g) if has_aux else (out, g)
+        return ((out, aux_store[0]), g) if has_aux else (out, g)
     return wrapped
+
+
+def _split_aux(out, aux_store: list):
+    """(value, aux) -> value; aux is kept with its primal values (it has no derivative)."""
+    if not (isinstance(out, (tuple, list)) and len(out) == 2):
+        raise TypeError(f"has_aux=True requires the function to return a pair "
+                        f"(output, aux), got {type(out).__name__}{where()}")
+    jt = current_trace()
+    aux_store.append(tree.map(lambda a: a.primal if isinstance(a, JVPTracer)
+                              and a._trace is jt else a, out[1]))
+    return out[0]
 
 
 def _ones_like(x):
@@ -161,8 +179,7 @@ def _ones_like(x):
 
 
 def _check_scalar_output(name: str, out) -> None:
-    leaves = tree.leaves(out)
-    if len(leaves) != 1 or not isinstance(out, (np.ndarray, Tracer)):
+    if not isinstance(out, (np.ndarray, Tracer)):
         raise TypeError(f"{name} requires the function to return one scalar array, got "
                         f"{tree.structure(out)}; use fg.vjp or fg.jacrev for other outputs")
     aval = type_of(out)
