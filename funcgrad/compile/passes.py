@@ -150,7 +150,10 @@ def _simplify(name, ins, params, out_aval, producer, value):
                 if _is_ones(value, b) and _same_type(a, out_aval):
                     return a
         # a broadcast input is unnecessary when NumPy's implicit broadcasting gives the same
-        new_ins = [_unbroadcast_input(a, ins, i, out_aval, producer) for i, a in enumerate(ins)]
+        # one input at a time: each check must see the others as already replaced
+        new_ins = list(ins)
+        for i, a in enumerate(ins):
+            new_ins[i] = _unbroadcast_input(a, new_ins, i, out_aval, producer)
         if any(a is not b for a, b in zip(new_ins, ins)):
             return _eqn_like(producer, name, new_ins, params)
         return None

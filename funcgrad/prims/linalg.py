@@ -78,10 +78,17 @@ def _transpose_side(ct, other, x_ndim, my_c, my_b, other_c, other_b, other_ndim,
     # ct axes: batch, then the first operand's free axes, then the second's.
     n_first = len(other_free) if swap else len(my_free)
     other_free_in_ct = [nb + (0 if swap else n_first) + i for i in range(len(other_free))]
-    raw = dot_general(ct, other, (tuple(other_free_in_ct), tuple(other_free)),
-                      (tuple(range(nb)), tuple(other_b)))
-    # raw axes: batch, my free axes, then my contracting axes in the other's sorted order.
-    order = list(my_b) + my_free + [my_c[other_c.index(r)] for r in sorted(other_c)]
+    mine_from_other = [my_c[other_c.index(r)] for r in sorted(other_c)]
+    contract_ct, batch_ct = tuple(other_free_in_ct), tuple(range(nb))
+    # ct . other gives axes (batch, my free, my contracting); other . ct gives (batch, my
+    # contracting, my free). Take the order that needs no transpose (e.g. x.T @ ct for the
+    # weight of x @ W), so the cotangent is a contiguous array, not a strided view.
+    order = list(my_b) + mine_from_other + my_free
+    if order == list(range(x_ndim)):
+        return dot_general(other, ct, (tuple(other_free), contract_ct),
+                           (tuple(other_b), batch_ct))
+    raw = dot_general(ct, other, (contract_ct, tuple(other_free)), (batch_ct, tuple(other_b)))
+    order = list(my_b) + my_free + mine_from_other
     return transpose(raw, tuple(order.index(k) for k in range(x_ndim)))
 
 
