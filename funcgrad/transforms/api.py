@@ -134,10 +134,8 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False) -> Callable:
         nums = _argnums_tuple(argnums, len(args), "grad")
         flat, in_tree = tree.flatten(tuple(args[i] for i in nums))
         flat = [as_value(x) for x in flat]
-        for x in flat:
-            if not is_float(x.dtype):
-                _check_float_args("grad", [tree.unflatten(in_tree, flat)[k]
-                                           for k in range(len(nums))], nums)
+        if not all(is_float(x.dtype) for x in flat):
+            _check_float_args("grad", tree.unflatten(in_tree, flat), nums)
         aux_store: list = []
 
         def flat_fun(*flat_diff):
