@@ -6,6 +6,7 @@ are invalid. `_state.trace` (thread-local) is the trace that `Primitive.bind` di
 """
 from __future__ import annotations
 
+import re
 import threading
 
 import numpy as np
@@ -70,9 +71,10 @@ class EvalTrace(Trace):
     def process(self, prim, args, params):
         for a in args:
             if isinstance(a, Tracer):
-                raise UnexpectedTracerError(_leak_message(a) if not a._trace.alive else
-                                            f"{a._trace.kind} value used outside its trace"
-                                            f"{where()}")
+                raise UnexpectedTracerError(
+                    _leak_message(a) if not a._trace.alive else
+                    f"a value traced by fg.{a._trace.kind} was used outside that "
+                    f"transformation{where()}; return it from the transformed function instead")
         try:
             return prim.impl(*args, **params)
         except Exception as err:
@@ -98,9 +100,12 @@ def abstract_eval(prim, avals, params):
         return prim.abstract_eval(*avals, **params)
     except (ValueError, TypeError) as err:
         msg = str(err)
-        if " at " not in msg or "line" not in msg:
+        if not _HAS_LINE.search(msg):
             msg = f"{msg}{where()}"
         raise type(err)(msg) from None
+
+
+_HAS_LINE = re.compile(r" at \S+:\d+")
 
 
 class Tracer:
