@@ -17,6 +17,9 @@ _FREE_MIN = 4096       # elements; smaller values are not worth a `del`
 _REUSE_MIN = 256       # elements; below this, out= costs more than it saves
 _VIEW_PRIMS = {"reshape", "broadcast_to", "transpose", "getitem", "rev", "stop_gradient",
                "convert_element_type"}
+# Primitives whose result may be (a view of) an input: views, and control flow, whose
+# branches and bodies may hand an operand back unchanged.
+_MAY_ALIAS = _VIEW_PRIMS | {"cond", "scan", "while"}
 
 
 def _names():
@@ -119,6 +122,8 @@ def generate(graph: Graph, fn_name: str = "compiled") -> tuple[str, dict]:
         v for v in graph.outvars if isinstance(v, Var)}
     fresh: set[Var] = set()        # buffers this function allocated and may overwrite
     viewed: set[Var] = set()       # buffers some view still refers to
+    # values that may share memory with an input or a constant: returned, they are copied
+    aliased: set[Var] = set(graph.invars) | set(graph.constvars)
 
     def atom(v) -> str:
         return _literal(v, ns) if isinstance(v, Lit) else name_of[v]
@@ -132,6 +137,9 @@ def generate(graph: Graph, fn_name: str = "compiled") -> tuple[str, dict]:
             name_of[v] = n
         if prim.name in _VIEW_PRIMS:
             viewed.update(v for v in eqn.inputs if isinstance(v, Var))
+        if prim.name in _MAY_ALIAS and any(v in aliased for v in eqn.inputs
+                                           if isinstance(v, Var)):
+            aliased.update(eqn.outputs)
         expr = None
         emit_spec = prim.emit
         if prim.name == "dot_general":
@@ -174,8 +182,9 @@ def generate(graph: Graph, fn_name: str = "compiled") -> tuple[str, dict]:
             outs.append(f"{ns(np.asarray)}({_literal(v, ns)})")
         elif v in graph.constvars:
             outs.append(f"{name_of[v]}.copy()")    # never hand out the cached constant
-        elif v.aval.ndim == 0 or v in graph.invars:
-            # NumPy gives scalars for 0-d results; a returned input must not alias the caller's
+        elif v.aval.ndim == 0 or v in aliased:
+            # NumPy gives scalars for 0-d results; a returned input (or a view of one, or of a
+            # constant) must not alias the caller's array or the cached constant
             outs.append(f"{ns(np.array)}({name_of[v]})")
         else:
             outs.append(name_of[v])

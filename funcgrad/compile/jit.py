@@ -169,6 +169,10 @@ class Jitted:
         graph, out_tree = trace_to_graph(fun_of_dyn, (tuple(args[i] for i in dyn_pos), dyn_kw),
                                          {}, (), "jit", avals=avals, arg_index=arg_index,
                                          static_hint=_static_hint(self.fun))
+        # Captured arrays are copied: the compiled function sees them as they were at trace
+        # time (as in JAX), even if the caller mutates them later, and folding (which
+        # evaluates some uses now) cannot disagree with the uses evaluated at call time.
+        graph.consts[:] = [c.copy() if type(c) is np.ndarray else c for c in graph.consts]
         optimized = optimize(graph)
         fn, src = compile_graph(optimized, _fn_name(self.fun))
         return Stage(optimized, graph, fn, src, out_tree)

@@ -457,6 +457,20 @@ def _static_int(v) -> int | None:
     return None
 
 
+def _index_promotion_undone(new, old):
+    """Float leaves of the new carry cast back to the old carry's float dtypes.
+
+    The index is an integer array, and NumPy promotes `c32 * i` to float64, where a Python
+    `for i in range(...)` loop (and JAX) keeps float32; the carry keeps its dtype as there."""
+    if tree.structure(new) != tree.structure(old):
+        return new  # scan/while_loop explain the mismatch
+
+    def cast(n, o):
+        dt, want = type_of(as_value(n)).dtype, type_of(o).dtype
+        return convert(n, want) if dt != want and is_float(dt) and is_float(want) else n
+    return tree.map(cast, new, old)
+
+
 def fori_loop(lower, upper, body_fun: Callable, init_val):
     """`val = init_val; for i in range(lower, upper): val = body_fun(i, val)`.
 
@@ -471,7 +485,7 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
     if lo is not None and hi is not None:
         def step(carry, _):
             i, x = carry
-            return (i + 1, body_fun(i, x)), None
+            return (i + 1, _index_promotion_undone(body_fun(i, x), x)), None
         (_, out), _ = scan(step, (np.asarray(lo), init_val), None, length=max(hi - lo, 0))
         return out
     lower, upper = as_value(lower), as_value(upper)
@@ -480,7 +494,7 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
 
     def body(carry):
         i, hi_, x = carry
-        return i + 1, hi_, body_fun(i, x)
+        return i + 1, hi_, _index_promotion_undone(body_fun(i, x), x)
     _, _, out = while_loop(lambda c: c[0] < c[1], body, (lower, upper, init_val))
     return out
 

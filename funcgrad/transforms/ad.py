@@ -56,16 +56,18 @@ def _split_outputs(trace: JVPTrace, outs) -> tuple[list, list]:
     return out_p, out_t
 
 
-def linearize_flat(f, primals: list, kind: str = "grad"):
+def linearize_flat(f, primals: list, kind: str = "grad", linearizing: bool = True):
     """Run `f` once, returning its outputs and a linear Graph from input to output tangents.
 
     The JVP trace computes primal values in the parent trace (concretely when there is no
     outer transformation) while the tangent operations are recorded by a partial-evaluation
     graph trace: primal values the tangents need become the graph's constants (residuals).
+    With `linearizing` (reverse mode: the graph will be transposed) custom_vjp/checkpoint
+    rules are recorded; fg.linearize runs the graph forward, so it passes False.
     """
     parent = current_trace()
     pe = GraphTrace(parent, kind, delegate_known=True)
-    jt = JVPTrace(pe, kind, linearizing=True)
+    jt = JVPTrace(pe, kind, linearizing=linearizing)
     jt.source = pe.source = user_source()
     in_tangents = []
     for p in primals:

@@ -246,7 +246,8 @@ def linearize(fun: Callable, *primals):
     from .interpret import eval_graph
     flat, in_tree = tree.flatten(tuple(as_value_tree(p) for p in primals))
     store: list = []
-    out, graph = linearize_flat(_flatten_fun(fun, in_tree, store), flat, "linearize")
+    out, graph = linearize_flat(_flatten_fun(fun, in_tree, store), flat, "linearize",
+                                linearizing=False)
     mask = graph.info["linear_inputs"]
 
     def f_jvp(*tangents):
