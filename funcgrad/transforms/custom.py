@@ -8,6 +8,7 @@ from .. import tree
 from ..core.primitive import Primitive
 from ..core.source import where
 from ..core.trace import JVPTrace, JVPTracer, current_trace, set_trace
+from ..errors import UnexpectedTracerError
 from ..prims.families import zeros
 
 
@@ -120,7 +121,13 @@ def checkpoint(fun: Callable) -> Callable:
 
     @functools.wraps(fun)
     def wrapped(*args):
-        out = _apply_custom_rule(getattr(fun, "__name__", "fun"), fwd, bwd, args)
+        try:
+            out = _apply_custom_rule(getattr(fun, "__name__", "fun"), fwd, bwd, args)
+        except UnexpectedTracerError:
+            # `fun` closes over a value being differentiated: the rule runs `fwd` outside that
+            # differentiation, where the value cannot be used. Differentiate `fun` directly
+            # (same derivatives, nothing rematerialised).
+            out = None
         return fun(*args) if out is None or out is NotImplemented else out
 
     return wrapped
