@@ -58,8 +58,8 @@ class Trace:
 def _leak_message(x: Tracer) -> str:
     t = x._trace
     made = f" (transformation started at {t.source.long()})" if t.source else ""
-    return (f"a traced value {x.aval.short()} from fg.{t.kind}{made} was used after that "
-            f"transformation ended{where()}. It escaped, for example through a global or a "
+    return (f"a traced value {x.aval.short()} from fg.{t.kind}{made} was used{where()} after "
+            f"that transformation had ended. It escaped, for example through a global or a "
             f"closure: return values from the transformed function instead.")
 
 
