@@ -159,7 +159,7 @@ def _cases():
         ("bmm-tail", lambda a, b: la.dot_general(a, b, ((0,), (2,)), ((2,), (0,))),
          ["real"] * 2, [(4, 3, 2), (2, 5, 4)]),
         ("scalar-dot", lambda a, b: la.dot_general(a, b, ((), ())), ["real"] * 2, [(), (3,)]),
-        ("stop_gradient", sp.stop_gradient_value, ["real"], [(2, 3)]),
+        ("stop_gradient", sp.stop_gradient_p.bind, ["real"], [(2, 3)]),
         ("full", lambda x: x + sp.full(shape=(2, 3), fill_value=1.5, dtype=np.float64),
          ["real"], [(2, 3)]),
     ]

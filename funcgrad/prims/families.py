@@ -73,7 +73,7 @@ def unary(name: str, fn, d=None, *, nondiff: bool = False, domain=None, **kw) ->
             out = prim.bind(x)
             if _dtype(out).kind not in "fc":
                 return out, None
-            return out, mul_p.bind(t, d(x, out))
+            return out, t * d(x, out)
         prim.jvp = jvp
     return prim
 
@@ -92,17 +92,11 @@ def binary(name: str, fn, dx=None, dy=None, *, nondiff: bool = False, domain=Non
             out = prim.bind(x, y)
             if _dtype(out).kind not in "fc":
                 return out, None
-            terms = [mul_p.bind(t, d(x, y, out)) for t, d in ((tx, dx), (ty, dy))
-                     if t is not None]
+            terms = [t * d(x, y, out) for t, d in ((tx, dx), (ty, dy)) if t is not None]
             t_out = terms[0] if len(terms) == 1 else terms[0] + terms[1]
             return out, broadcast_to_shape(t_out, _shape(out))
         prim.jvp = jvp
     return prim
-
-
-# The rules above multiply tangents by derivatives with the `mul` primitive; elementwise.py
-# declares it (with these builders) and sets it here.
-mul_p: Primitive = None  # type: ignore[assignment]
 
 
 def _dtype(x):

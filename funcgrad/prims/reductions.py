@@ -193,8 +193,6 @@ def argsort(x, axis: int):
     return argsort_p.bind(x, axis=axis)
 
 
-__all__ = ["zeros"]
-
 
 # --- batching rules ----------------------------------------------------------------------
 # Reductions renumber their axes around the batch axis; it survives, shifted left by the

@@ -30,9 +30,6 @@ def full(*, shape, fill_value, dtype):
     return full_p.bind(shape=tuple(shape), fill_value=fill_value, dtype=np.dtype(dtype))
 
 
-def stop_gradient_value(x):
-    return stop_gradient_p.bind(x)
-
 
 # --- batching rules ----------------------------------------------------------------------
 stop_gradient_p.batch = lambda vals, dims: (stop_gradient_p.bind(*vals), dims[0])
