@@ -5,6 +5,7 @@
 array(6.)
 """
 from . import errors, nn, numpy, optim, test_util, tree  # noqa: F401  (numpy installs operators)
+from .compile import tape as _tape  # noqa: F401  (installs eager reverse mode)
 from .compile.jit import jit
 from .control import cond, fori_loop, scan, switch, while_loop
 from .inspect.debug import debug_nans

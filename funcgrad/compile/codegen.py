@@ -100,8 +100,10 @@ def _dot_fast(a: list[str], params, in_avals, ns) -> str | None:
     return None
 
 
-def generate(graph: Graph, fn_name: str = "compiled") -> tuple[str, dict]:
-    """Python source of `def compiled(v0, v1, ...): ...` and its globals."""
+def generate(graph: Graph, fn_name: str = "compiled",
+             copy_outputs: bool = True) -> tuple[str, dict]:
+    """Python source of `def compiled(v0, v1, ...): ...` and its globals. With `copy_outputs`
+    False, outputs may be inputs, views of them or NumPy scalars (for internal callers)."""
     ns = _Namespace()
     names = _names()
     name_of: dict[Var, str] = {}
@@ -178,7 +180,9 @@ def generate(graph: Graph, fn_name: str = "compiled") -> tuple[str, dict]:
             lines.append(f"    del {', '.join(dead)}")
     outs = []
     for v in graph.outvars:
-        if isinstance(v, Lit):
+        if not copy_outputs:
+            outs.append(atom(v))
+        elif isinstance(v, Lit):
             outs.append(f"{ns(np.asarray)}({_literal(v, ns)})")
         elif v in graph.constvars:
             outs.append(f"{name_of[v]}.copy()")    # never hand out the cached constant
@@ -192,9 +196,9 @@ def generate(graph: Graph, fn_name: str = "compiled") -> tuple[str, dict]:
     return "\n".join(lines) + "\n", ns.values
 
 
-def compile_graph(graph: Graph, fn_name: str = "compiled"):
+def compile_graph(graph: Graph, fn_name: str = "compiled", copy_outputs: bool = True):
     """Generate, exec and return (function, source)."""
-    src, globs = generate(graph, fn_name)
+    src, globs = generate(graph, fn_name, copy_outputs)
     code = compile(src, f"<funcgrad.jit {fn_name}>", "exec")
     exec(code, globs)
     return globs[fn_name], src

@@ -7,6 +7,14 @@ from typing import Any
 from . import trace as _trace
 
 registry: dict[str, Primitive] = {}
+_RULE_SLOTS = frozenset({"impl", "abstract_eval", "jvp", "transpose", "emit"})
+_rule_listeners: list[Callable[[], None]] = []
+
+
+def on_rule_change(callback: Callable[[], None]) -> None:
+    """Call `callback` whenever a primitive's rule is (re)assigned: caches of code derived
+    from the rules (the eager reverse-mode tape's compiled VJPs) register to be cleared."""
+    _rule_listeners.append(callback)
 
 
 class Primitive:
@@ -36,6 +44,12 @@ class Primitive:
         self.multiple_results, self.linear, self.nondiff = multiple_results, linear, nondiff
         self.domain, self.cost = domain, cost
         registry[name] = self
+
+    def __setattr__(self, name: str, value) -> None:
+        object.__setattr__(self, name, value)
+        if name in _RULE_SLOTS:
+            for callback in _rule_listeners:
+                callback()
 
     def bind(self, *args, **params):
         """Apply the primitive under whatever transformation is current."""

@@ -303,6 +303,7 @@ class JVPTrace(Trace):
     `linearizing` marks the forward half of reverse mode (custom VJP rules apply there)."""
 
     __slots__ = ("linearizing",)
+    differentiates = True
 
     def __init__(self, parent: Trace, kind: str, linearizing: bool = False):
         super().__init__(parent, kind)

@@ -236,6 +236,10 @@ def _install():
         "tolist": lambda x: np.asarray(x.concrete("tolist()")).tolist(),
         "conj": fnp.conjugate, "conjugate": fnp.conjugate, "copy": lambda x, order="C": x,
     }
+    # The arithmetic operators call the elementwise functions directly (no lambda hop).
+    for name, f in [("__add__", fnp.add), ("__sub__", fnp.subtract), ("__mul__", fnp.multiply),
+                    ("__truediv__", fnp.divide), ("__neg__", fnp.negative)]:
+        ops[name] = f
     for name, f in ops.items():
         setattr(T, name, f)
     T.T = property(lambda x: fnp.transpose(x))

@@ -7,6 +7,7 @@ import numpy as np
 from ..core.ir import Graph, Lit, Var
 from ..core.source import set_source_override, user_source
 from ..core.trace import (
+    EVAL,
     GraphTrace,
     GraphTracer,
     JVPTrace,
@@ -56,34 +57,38 @@ def _split_outputs(trace: JVPTrace, outs) -> tuple[list, list]:
     return out_p, out_t
 
 
-def linearize_flat(f, primals: list, kind: str = "grad", linearizing: bool = True):
+def linearize_flat(f, primals: list, kind: str = "grad", linearizing: bool = True,
+                   live: list | None = None):
     """Run `f` once, returning its outputs and a linear Graph from input to output tangents.
 
     The JVP trace computes primal values in the parent trace (concretely when there is no
     outer transformation) while the tangent operations are recorded by a partial-evaluation
     graph trace: primal values the tangents need become the graph's constants (residuals).
     With `linearizing` (reverse mode: the graph will be transposed) custom_vjp/checkpoint
-    rules are recorded; fg.linearize runs the graph forward, so it passes False.
+    rules are recorded; fg.linearize runs the graph forward, so it passes False. `live`
+    (one bool per primal) leaves the False ones out of differentiation, as constants.
     """
     parent = current_trace()
     pe = GraphTrace(parent, kind, delegate_known=True)
     jt = JVPTrace(pe, kind, linearizing=linearizing)
     jt.source = pe.source = user_source()
     in_tangents = []
-    for p in primals:
-        aval = tangent_aval(p)
+    for i, p in enumerate(primals):
+        aval = tangent_aval(p) if live is None or live[i] else None
         in_tangents.append(pe.new_arg(aval) if aval is not None else None)
     ins = [JVPTracer(jt, p, t) for p, t in zip(primals, in_tangents)]
     prev = set_trace(jt)
     try:
         out_p, out_t = _split_outputs(jt, f(*ins))
         set_trace(pe)
+        nonzero = [t is not None for t in out_t]
         out_t = [zeros(type_of(p).strong()) if t is None else t for p, t in zip(out_p, out_t)]
         graph = pe.to_graph([t.ir_var for t in in_tangents if t is not None], out_t)
     finally:
         set_trace(prev)
         jt.alive = pe.alive = False
     graph.info["linear_inputs"] = [t is not None for t in in_tangents]
+    graph.info["nonzero_outputs"] = nonzero
     return out_p, graph
 
 
@@ -153,8 +158,15 @@ def _fit(ct, aval: ArrayType):
     return ct
 
 
+# Eager reverse mode (no enclosing transformation) runs on a tape of compiled per-primitive
+# VJPs; funcgrad.compile.tape installs it here (compile sits above transforms).
+eager_vjp = None
+
+
 def vjp_flat(f, primals: list, kind: str = "vjp"):
     """(outputs, vjp_fn) on flat lists; vjp_fn(cts) gives one cotangent (or None) per primal."""
+    if eager_vjp is not None and current_trace() is EVAL:
+        return eager_vjp(f, primals, kind)
     out, graph = linearize_flat(f, primals, kind)
     mask = graph.info["linear_inputs"]
 

@@ -11,7 +11,7 @@ import numpy as np
 from .. import tree
 from ..core.ir import Graph, dce
 from ..core.source import user_source, where
-from ..core.trace import GraphTrace, JVPTracer, Tracer, current_trace, set_trace
+from ..core.trace import GraphTrace, Tracer, current_trace, set_trace
 from ..core.types import is_float, type_of
 from ..prims.families import zeros
 from ..prims.special import stop_gradient_p
@@ -166,8 +166,8 @@ def _split_aux(out, aux_store: list):
         raise TypeError(f"has_aux=True requires the function to return a pair "
                         f"(output, aux), got {type(out).__name__}{where()}")
     jt = current_trace()
-    aux_store.append(tree.map(lambda a: a.primal if isinstance(a, JVPTracer)
-                              and a._trace is jt else a, out[1]))
+    aux_store.append(tree.map(lambda a: a.primal if isinstance(a, Tracer) and a._trace is jt
+                              and hasattr(a, "primal") else a, out[1]))
     return out[0]
 
 

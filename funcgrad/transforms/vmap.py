@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import tree
 from ..core.source import user_source, where
-from ..core.trace import JVPTrace, Trace, Tracer, current_trace, set_trace
+from ..core.trace import Trace, Tracer, current_trace, set_trace
 from ..core.types import ArrayType, type_of
 from ..errors import ConcretizationError
 from ..prims.families import bdim_to
@@ -90,7 +90,7 @@ class BatchTrace(Trace):
         outer = self.parent
         while isinstance(outer, BatchTrace):
             outer = outer.parent
-        if not isinstance(outer, JVPTrace):
+        if not getattr(outer, "differentiates", False):
             return None  # nothing above differentiates this call: the caller runs `fun`
         flat, in_tree = tree.flatten(args)
         vals, dims = zip(*(self.unwrap(a) for a in flat)) if flat else ((), ())
