@@ -100,10 +100,12 @@ def _dot_fast(a: list[str], params, in_avals, ns) -> str | None:
     return None
 
 
-def generate(graph: Graph, fn_name: str = "compiled",
-             copy_outputs: bool = True) -> tuple[str, dict]:
+def generate(graph: Graph, fn_name: str = "compiled", copy_outputs: bool = True,
+             bind: bool = False) -> tuple[str, dict]:
     """Python source of `def compiled(v0, v1, ...): ...` and its globals. With `copy_outputs`
-    False, outputs may be inputs, views of them or NumPy scalars (for internal callers)."""
+    False, outputs may be inputs, views of them or NumPy scalars (for internal callers). With
+    `bind`, each equation binds its primitive (so the function runs under any transformation,
+    like `eval_graph` without the interpretation) instead of calling NumPy."""
     ns = _Namespace()
     names = _names()
     name_of: dict[Var, str] = {}
@@ -144,7 +146,11 @@ def generate(graph: Graph, fn_name: str = "compiled",
             aliased.update(eqn.outputs)
         expr = None
         emit_spec = prim.emit
-        if prim.name == "dot_general":
+        if bind:
+            fn = prim.bind if not eqn.params else functools.partial(prim.bind, **eqn.params)
+            expr = f"{ns(fn, prim.name)}({', '.join(args)})"
+            emit_spec = None
+        if expr is None and prim.name == "dot_general":
             expr = _dot_fast(args, eqn.params, [v.aval for v in eqn.inputs], ns)
         if expr is None and isinstance(emit_spec, tuple) and emit_spec[0] == "ufunc" \
                 and not eqn.params:
@@ -196,9 +202,10 @@ def generate(graph: Graph, fn_name: str = "compiled",
     return "\n".join(lines) + "\n", ns.values
 
 
-def compile_graph(graph: Graph, fn_name: str = "compiled", copy_outputs: bool = True):
+def compile_graph(graph: Graph, fn_name: str = "compiled", copy_outputs: bool = True,
+                  bind: bool = False):
     """Generate, exec and return (function, source)."""
-    src, globs = generate(graph, fn_name, copy_outputs)
+    src, globs = generate(graph, fn_name, copy_outputs, bind)
     code = compile(src, f"<funcgrad.jit {fn_name}>", "exec")
     exec(code, globs)
     return globs[fn_name], src

@@ -183,6 +183,13 @@ def _simplify(name, ins, params, out_aval, producer, value):
         return src.inputs[0]
     if name == "reshape" and src.primitive.name == "reshape":
         return _eqn_like(producer, "reshape", [src.inputs[0]], params)
+    if name == "broadcast_to" and src.primitive.name == "reshape":
+        # a reshape that only adds leading 1s is implied by the broadcast
+        x = src.inputs[0]
+        shape = src.outputs[0].aval.shape
+        k = len(shape) - x.aval.ndim
+        if k >= 0 and shape[k:] == x.aval.shape and all(d == 1 for d in shape[:k]):
+            return _eqn_like(producer, "broadcast_to", [x], params)
     if name == "transpose" and src.primitive.name == "transpose":
         inner, outer = src.params["perm"], params["perm"]
         perm = tuple(inner[p] for p in outer)

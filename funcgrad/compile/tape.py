@@ -35,7 +35,6 @@ from ..core.trace import (
 from ..core.types import ArrayType, type_of
 from ..prims.families import zeros
 from ..transforms import ad
-from ..transforms.interpret import eval_graph
 from .codegen import compile_graph
 from .passes import optimize
 
@@ -51,11 +50,21 @@ class _Rule:
     is the output's signature int; `has_tangent` is False when the output has no derivative
     (integer results, stop_gradient)."""
 
-    __slots__ = ("fwd", "bwd", "bwd_graph", "pos", "has_tangent", "out_sig")
+    __slots__ = ("fwd", "bwd", "fwd_graph", "bwd_graph", "pos", "has_tangent", "out_sig",
+                 "_bound")
 
-    def __init__(self, fwd, bwd, bwd_graph, pos, has_tangent, out_sig):
-        self.fwd, self.bwd, self.bwd_graph = fwd, bwd, bwd_graph
+    def __init__(self, fwd, bwd, fwd_graph, bwd_graph, pos, has_tangent, out_sig):
+        self.fwd, self.bwd, self.fwd_graph, self.bwd_graph = fwd, bwd, fwd_graph, bwd_graph
         self.pos, self.has_tangent, self.out_sig = pos, has_tangent, out_sig
+        self._bound = None
+
+    def bound(self) -> tuple:
+        """(fwd, bwd) binding primitives instead of calling NumPy: they run under an outer
+        transformation (jvp or vmap of grad, grad of grad, vmap of a vjp function)."""
+        if self._bound is None:
+            self._bound = (compile_graph(self.fwd_graph, "fwd", False, bind=True)[0],
+                           compile_graph(self.bwd_graph, "bwd", False, bind=True)[0])
+        return self._bound
 
 
 _GENERAL = object()     # marker: this signature is differentiated the general way
@@ -104,13 +113,16 @@ class TapeTrace(Trace):
     `(backward, None, in_slots, out_slots)` for general ones, where `backward(cts)` maps the
     list of output cotangents to one cotangent (or None) per slot in `in_slots`."""
 
-    __slots__ = ("tape", "n_slots")
+    __slots__ = ("tape", "n_slots", "concrete")
     differentiates = True
 
-    def __init__(self, kind: str):
-        super().__init__(EVAL, kind)
+    def __init__(self, parent: Trace, kind: str):
+        super().__init__(parent, kind)
         self.tape: list = []
         self.n_slots = 0
+        # Primal values are NumPy arrays (run compiled code) unless an outer transformation
+        # (jvp, vmap, another grad) is in progress: then the rule's graphs are evaluated in it.
+        self.concrete = parent is EVAL
 
     def new_input(self, value) -> TapeTracer:
         slot = self.n_slots
@@ -127,11 +139,12 @@ class TapeTrace(Trace):
                 live.append(a.slot)
                 key.append(a.sig)
                 continue
-            if isinstance(a, Tracer):
-                self.check_foreign(a)
             primals.append(a)
             t = type(a)
-            if t is np.ndarray or isinstance(a, np.generic):
+            if isinstance(a, Tracer):
+                self.check_foreign(a)       # a value of an outer transformation: a constant
+                key.append(-_sig(a))
+            elif t is np.ndarray or isinstance(a, np.generic):
                 key.append(-_sig(a))        # constants: negative
             elif t in _SCALARS:
                 key.append(t)
@@ -147,10 +160,18 @@ class TapeTrace(Trace):
         except TypeError:           # unhashable params: differentiated the general way
             rule = _GENERAL
         if rule is None:
-            rule = _miss(key, prim, args, primals, params)
+            rule = _miss(key, prim, primals, params,
+                         [type(a) is TapeTracer and a._trace is self for a in args])
         if rule is _GENERAL:
             return self._general(prim, args, primals, params)
-        outs = rule.fwd(*primals)
+        if self.concrete:
+            outs = rule.fwd(*primals)
+        else:
+            prev = set_trace(self.parent)
+            try:
+                outs = rule.bound()[0](*primals)
+            finally:
+                set_trace(prev)
         if not rule.has_tangent:
             return outs[0]
         slot = self.n_slots
@@ -161,7 +182,7 @@ class TapeTrace(Trace):
 
     def _general(self, prim, args, primals, params):
         """Differentiate one application by linearize + transpose (any primitive)."""
-        slots = [a.slot if type(a) is TapeTracer else -1 for a in args]
+        slots = [a.slot if type(a) is TapeTracer and a._trace is self else -1 for a in args]
         live = [s >= 0 for s in slots]
 
         def apply(*xs):
@@ -182,7 +203,7 @@ class TapeTrace(Trace):
         for o, nz in zip(outs, nonzero):
             if nz:
                 out_slots.append(self.n_slots)
-                o = _as_array(o)
+                o = _as_array(o) if self.concrete else o
                 results.append(TapeTracer(self, o, self.n_slots, _sig(o)))
                 self.n_slots += 1
             else:
@@ -241,10 +262,7 @@ class TapeTrace(Trace):
                 if ct is None:
                     continue
                 cts[out_slot] = None
-                if fast:
-                    in_cts = fn.bwd(*res, ct)
-                else:
-                    in_cts = eval_graph(fn.bwd_graph, [*res, ct])
+                in_cts = fn.bwd(*res, ct) if fast else fn.bound()[1](*res, ct)
             else:
                 outs = [cts[s] if s >= 0 else None for s in out_slot]
                 if all(c is None for c in outs):
@@ -291,7 +309,7 @@ def _clear() -> None:
 on_rule_change(_clear)
 
 
-def _miss(key, prim, args, primals, params):
+def _miss(key, prim, primals, params, live):
     """A signature without a cached rule: compile one if it has been seen before."""
     with _lock:
         n = _seen.get(key, 0) + 1
@@ -302,7 +320,7 @@ def _miss(key, prim, args, primals, params):
             return _GENERAL
         _seen.pop(key, None)
     try:
-        rule = _build(prim, primals, [type(a) is TapeTracer for a in args], params)
+        rule = _build(prim, primals, live, params)
     except Exception:
         # The general path gives the user's error (or handles what the rule cannot).
         rule = _GENERAL
@@ -361,13 +379,14 @@ def _build(prim, primals, live, params) -> _Rule:
     bwd, _ = compile_graph(bwd_graph, f"{prim.name}_bwd", copy_outputs=False)
     all_live = len(pos) == sum(live)
     aval = fwd_graph.outvars[0].aval
-    return _Rule(fwd, bwd, bwd_graph, None if all_live else tuple(pos),
+    return _Rule(fwd, bwd, fwd_graph, bwd_graph, None if all_live else tuple(pos),
                  has_tangent and bool(pos), _sig_of(aval.shape, aval.dtype))
 
 
 def vjp_flat(f, primals: list, kind: str = "vjp"):
-    """Eager `ad.vjp_flat`: run `f` once on a tape; (outputs, vjp_fn) on flat lists."""
-    trace = TapeTrace(kind)
+    """`ad.vjp_flat` when no graph is being built: run `f` once on a tape; (outputs, vjp_fn)
+    on flat lists."""
+    trace = TapeTrace(current_trace(), kind)
     trace.source = user_source()
     ins = [trace.new_input(p) if ad.tangent_aval(p) is not None else p for p in primals]
     in_avals = [type_of(p).strong() for p in primals]
@@ -407,6 +426,17 @@ def vjp_flat(f, primals: list, kind: str = "vjp"):
     return out_p, vjp_fn
 
 
+def eager(trace: Trace) -> bool:
+    """True when no enclosing transformation builds a graph (jit, make_graph, a linearize):
+    then reverse mode runs on a tape (a graph being built keeps the linearize + transpose
+    design, whose backward equations carry the forward line they differentiate)."""
+    while trace is not None:
+        if isinstance(trace, GraphTrace):
+            return False
+        trace = trace.parent
+    return True
+
+
 def _fit(ct, aval: ArrayType):
     """A cotangent in its variable's shape and dtype (summed over broadcast axes, cast)."""
     if ct.shape != aval.shape or ct.dtype != aval.dtype:
@@ -414,4 +444,4 @@ def _fit(ct, aval: ArrayType):
     return ct
 
 
-ad.eager_vjp = vjp_flat
+ad.eager_vjp = (eager, vjp_flat)

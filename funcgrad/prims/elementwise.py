@@ -140,7 +140,18 @@ def _add_jvp(primals, tangents):
 
 add_p.jvp = _add_jvp
 add_p.transpose = lambda ct, x, y: [ct, ct]
-sub_p.jvp = _linear_jvp(sub_p)
+def _sub_jvp(primals, tangents):
+    out = sub(*primals)
+    tx, ty = tangents
+    t = ty if tx is None else tx
+    if tx is not None and ty is not None:
+        t = tx - ty
+    elif tx is None:
+        t = -ty                 # no zeros to subtract from
+    return out, broadcast_to_shape(t, _shape(out))
+
+
+sub_p.jvp = _sub_jvp
 sub_p.transpose = lambda ct, x, y: [ct, -ct]
 neg_p.jvp = _linear_jvp(neg_p)
 neg_p.transpose = lambda ct, x: [-ct]
@@ -154,6 +165,8 @@ def _sum_tangents(ts):
 def _mul_jvp(primals, tangents):
     (x, y), (tx, ty) = primals, tangents
     out = mul(x, y)
+    if x is y and tx is ty and tx is not None:
+        return out, tx * (x + x)        # x * x: one product with the tangent, not two
     terms = []
     if tx is not None:
         terms.append(tx * y)

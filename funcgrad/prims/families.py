@@ -161,11 +161,18 @@ def batch_elementwise(prim):
     def rule(vals, dims, **params):
         ranks = [len(_shape(v)) - (d is not None) for v, d in zip(vals, dims)]
         rank = max(ranks)
-        batched = {d for d in dims if d is not None}
         # Common case (x * 2.0, f(x)): keep the batch axis where it is, no transpose.
-        if len(batched) == 1 and all((r == rank) if d is not None else (r == 0)
-                                     for r, d in zip(ranks, dims)):
-            return prim.bind(*vals, **params), batched.pop()
+        common = None
+        for r, d in zip(ranks, dims):
+            if d is None:
+                if r != 0:
+                    break
+            elif r != rank or (common is not None and d != common):
+                break
+            else:
+                common = d
+        else:
+            return prim.bind(*vals, **params), common
         from .shape import reshape
         args = []
         for v, d, r in zip(vals, dims, ranks):

@@ -7,7 +7,6 @@ import numpy as np
 from ..core.ir import Graph, Lit, Var
 from ..core.source import set_source_override, user_source
 from ..core.trace import (
-    EVAL,
     GraphTrace,
     GraphTracer,
     JVPTrace,
@@ -158,15 +157,16 @@ def _fit(ct, aval: ArrayType):
     return ct
 
 
-# Eager reverse mode (no enclosing transformation) runs on a tape of compiled per-primitive
-# VJPs; funcgrad.compile.tape installs it here (compile sits above transforms).
+# Eager reverse mode (no enclosing graph being built) runs on a tape of compiled
+# per-primitive VJPs: funcgrad.compile.tape installs (applies_to(trace), vjp_flat) here
+# (compile sits above transforms).
 eager_vjp = None
 
 
 def vjp_flat(f, primals: list, kind: str = "vjp"):
     """(outputs, vjp_fn) on flat lists; vjp_fn(cts) gives one cotangent (or None) per primal."""
-    if eager_vjp is not None and current_trace() is EVAL:
-        return eager_vjp(f, primals, kind)
+    if eager_vjp is not None and eager_vjp[0](current_trace()):
+        return eager_vjp[1](f, primals, kind)
     out, graph = linearize_flat(f, primals, kind)
     mask = graph.info["linear_inputs"]
 

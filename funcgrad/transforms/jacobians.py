@@ -127,6 +127,13 @@ def jacrev(fun: Callable, argnums=0) -> Callable:
         basis = _basis(outs, [o.dtype if o.dtype.kind in "fc" else np.dtype(np.float64)
                               for o in map(type_of, outs)])
         m = len(basis[0]) if basis else 0
+        if m == 1:
+            # One output element (a scalar function): a single backward pass, no vmap.
+            (o,) = outs
+            row = pull(*[b[0] for b in basis])
+            blocks = [[as_output(reshape(r, type_of(o).shape + type_of(x).shape))
+                       for r, x in zip(row, flat_in)]]
+            return _assemble(blocks, store[0], in_tree, argnums)
         rows, dims = batch_flat(pull, basis, [0] * len(basis), m) if outs else ([], [])
         rows = [bdim_to(r, d, 0, m) for r, d in zip(rows, dims)]  # (M, *in_shape)
         blocks, start = [], 0

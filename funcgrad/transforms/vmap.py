@@ -67,15 +67,25 @@ class BatchTrace(Trace):
         return x, None
 
     def process(self, prim, args, params):
-        vals, dims = zip(*(self.unwrap(a) for a in args)) if args else ((), ())
-        if all(d is None for d in dims):
+        vals, dims, batched = [], [], False
+        for a in args:
+            if type(a) is BatchTracer and a._trace is self:
+                vals.append(a.val)
+                dims.append(a.bdim)
+                batched = batched or a.bdim is not None
+            else:
+                if isinstance(a, Tracer):
+                    self.check_foreign(a)
+                vals.append(a)
+                dims.append(None)
+        if not batched:
             return self.parent.process(prim, vals, params)
         if prim.batch is None:
             raise NotImplementedError(f"funcgrad has no batching rule for '{prim.name}' "
                                       f"(needed by vmap){where()}")
         prev = set_trace(self.parent)
         try:
-            out, out_dim = prim.batch(list(vals), list(dims), **params)
+            out, out_dim = prim.batch(vals, dims, **params)
         finally:
             set_trace(prev)
         if prim.multiple_results:
