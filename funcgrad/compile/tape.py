@@ -284,16 +284,13 @@ _sig_ids: dict = {}
 
 def _sig(x) -> int:
     """A positive int naming x's (shape, dtype), the same for every value of that type."""
-    return _sig_of(x.shape, x.dtype)
+    s = _sig_ids.get((x.shape, x.dtype))
+    return _sig_of(x.shape, x.dtype) if s is None else s
 
 
 def _sig_of(shape: tuple, dtype) -> int:
-    k = (shape, np.dtype(dtype))
-    s = _sig_ids.get(k)
-    if s is None:
-        with _lock:
-            s = _sig_ids.setdefault(k, len(_sig_ids) + 1)
-    return s
+    with _lock:
+        return _sig_ids.setdefault((shape, np.dtype(dtype)), len(_sig_ids) + 1)
 
 
 def _as_array(x):
@@ -414,12 +411,17 @@ def vjp_flat(f, primals: list, kind: str = "vjp"):
                    for c, a in zip(cts_out, out_avals)]
         cts = trace.backward(out_slots, cts_out)
         result = []
+        taken = {id(c) for c in cts_out}
         for s, aval in zip(in_slots, in_avals):
             c = cts[s] if s >= 0 else None
             if c is not None:
                 c = _fit(ad._as_array(c), aval)
-                if type(c) is np.ndarray and (c.base is not None or not c.flags.writeable):
-                    c = np.array(c)     # never hand out a view of a residual or cotangent
+                # Each result owns its memory: not a view (of a residual, say), not the
+                # caller's cotangent, not another argument's result (x + y gives ct twice).
+                if type(c) is np.ndarray and (c.base is not None or not c.flags.writeable
+                                              or id(c) in taken):
+                    c = np.array(c)
+                taken.add(id(c))
             result.append(c)
         return result
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import numpy as fnp
+from ..core import trace as _trace_state
 from ..core.trace import Tracer
+from ..prims import elementwise as _ew
 from ..prims import indexing as _ix
 from . import linalg as fla
 
@@ -193,6 +195,22 @@ def _item(x, *args):
     return v.item(*args)
 
 
+def _operator(prim, reflected: bool):
+    """x <op> y for a traced x: binds `prim` (what fnp.add etc. do, minus two calls)."""
+    state = _trace_state._state
+
+    def op(x, y):
+        if type(y) in (list, tuple):
+            y = fnp.asarray(y)
+        try:
+            return state.trace.process(prim, (y, x) if reflected else (x, y), {})
+        except (ValueError, TypeError, IndexError, NotImplementedError) as err:
+            fnp._add_user_line(err)
+            raise
+    op.__name__ = f"__{'r' if reflected else ''}{prim.name}__"
+    return op
+
+
 def _install():
     T = Tracer
     ops = {
@@ -236,10 +254,11 @@ def _install():
         "tolist": lambda x: np.asarray(x.concrete("tolist()")).tolist(),
         "conj": fnp.conjugate, "conjugate": fnp.conjugate, "copy": lambda x, order="C": x,
     }
-    # The arithmetic operators call the elementwise functions directly (no lambda hop).
-    for name, f in [("__add__", fnp.add), ("__sub__", fnp.subtract), ("__mul__", fnp.multiply),
-                    ("__truediv__", fnp.divide), ("__neg__", fnp.negative)]:
-        ops[name] = f
+    # The arithmetic operators, the hottest calls of all, go straight to the current trace.
+    for name, prim in [("add", _ew.add_p), ("sub", _ew.sub_p), ("mul", _ew.mul_p),
+                       ("truediv", _ew.div_p)]:
+        ops[f"__{name}__"] = _operator(prim, reflected=False)
+        ops[f"__r{name}__"] = _operator(prim, reflected=True)
     for name, f in ops.items():
         setattr(T, name, f)
     T.T = property(lambda x: fnp.transpose(x))
