@@ -76,7 +76,10 @@ def _zeros_like(params: Params) -> Params:
 def _cast(x, like):
     """`x` as an array in the dtype of `like`: an update never promotes a float32 parameter
     (and eager results are 0-d arrays, never NumPy scalars)."""
-    return fnp.asarray(fnp.astype(x, _dtype(like)))
+    dtype = _dtype(like)
+    if type(x) is np.ndarray and x.dtype == dtype:
+        return x
+    return fnp.asarray(fnp.astype(x, dtype))
 
 
 def apply_updates(params: Params, updates: Updates) -> Params:

@@ -38,6 +38,9 @@ def keepdims_shape(shape, axes):
 
 
 def _sum_impl(x, *, axes):
+    # np.add.reduce skips np.sum's Python wrapper; bools and ints need np.sum's promotion.
+    if type(x) is np.ndarray and x.dtype.kind in "fc":
+        return np.add.reduce(x, axis=axes)
     return np.sum(x, axis=axes)
 
 
@@ -59,7 +62,14 @@ def _extremum(name, fn):
         mask = convert(eq(x, reshape(out, keepdims_shape(x.shape, axes))), out.dtype)
         return out, reduce_sum(mul(t, mask), axes) / reduce_sum(mask, axes)
 
-    prim = Primitive(name, lambda x, *, axes: fn(x, axis=axes), _reduce_type(name, fn), jvp=jvp,
+    ufunc = np.maximum if fn is np.max else np.minimum
+
+    def impl(x, *, axes):
+        if type(x) is np.ndarray and x.size:
+            return ufunc.reduce(x, axis=axes)    # np.max without its Python wrapper
+        return fn(x, axis=axes)
+
+    prim = Primitive(name, impl, _reduce_type(name, fn), jvp=jvp,
                      emit=("call", f"np.{fn.__name__}", "axis=axes"))
     return prim
 
