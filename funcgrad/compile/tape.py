@@ -13,6 +13,17 @@ A rule is derived from the primitive's own JVP and transpose rules (linearize + 
 that one primitive, optimised and compiled by the jit pipeline), so there is still one source
 of truth for every derivative. A signature seen only once is differentiated the general way
 (linearize + transpose of that one application), so shapes used once cost no compilation.
+
+Once every signature a call meets has a rule, the trace goes further: it starts *lazy*,
+recording the sequence of applications (which rule, wired to which values) without computing
+anything. If the function finishes without needing a value, the recorded sequence is a
+*program*; the second time the same program is seen it is compiled whole (forward with
+residuals, and backward) by the jit pipeline, and later calls run those two functions: no
+per-primitive Python in the backward pass, and the jit's buffer reuse. Anything that needs a
+value (float(x), Python control flow on values, printing it, has_aux, custom_vjp, control flow
+primitives, indexing, an unknown signature) first *materialises*: the recorded applications
+are replayed on the tape, which continues as above. So a program is only ever compiled for a
+call whose whole computation was recorded, never guessed.
 """
 from __future__ import annotations
 
@@ -67,10 +78,33 @@ class _Rule:
         return self._bound
 
 
+class _Program:
+    """A whole recorded call compiled: fwd(*inputs, *constants) -> (*outs, *residuals);
+    bwd(*residuals, *cts of the outputs at `nonzero`) -> the non-zero input cotangents (for
+    the inputs at `pos`)."""
+
+    __slots__ = ("fwd", "bwd", "fwd_graph", "bwd_graph", "pos", "nonzero", "n_out", "_bound")
+
+    def __init__(self, fwd, bwd, fwd_graph, bwd_graph, pos, nonzero, n_out):
+        self.fwd, self.bwd, self.fwd_graph, self.bwd_graph = fwd, bwd, fwd_graph, bwd_graph
+        self.pos, self.nonzero, self.n_out = pos, nonzero, n_out
+        self._bound = None
+
+    bound = _Rule.bound
+
+
 _GENERAL = object()     # marker: this signature is differentiated the general way
 _rules: dict = {}
 _seen: dict = {}
+_programs: dict = {}
+_seen_programs: dict = {}
+_forward_sigs: dict = {}    # signature of an application without derivative -> output sig
 _lock = threading.Lock()
+_MAX_PROGRAMS = 256
+# Applications whose NumPy evaluation can fail on values (index arrays out of bounds): run
+# eagerly, so that the error points at the user's line.
+_EAGER_ONLY = frozenset({"getitem", "scatter_add", "scatter_set"})
+_MAX_PROGRAM_LENGTH = 4096    # longer calls stay on the tape (compiling them would stall)
 
 
 def rule_count() -> int:
@@ -82,62 +116,91 @@ def rule_count() -> int:
     return sum(1 for r in _rules.values() if r is not _GENERAL)
 
 
-class TapeTracer(Tracer):
-    """A concrete value that the current eager reverse mode differentiates: its `primal`, the
-    tape `slot` its cotangent accumulates in, and `sig`, a small int naming its shape and dtype
-    (cheap to hash in a rule's key)."""
+def program_count() -> int:
+    """Number of compiled whole-call programs cached (for tests and benchmarks).
 
-    __slots__ = ("primal", "slot", "sig")
+    >>> program_count() >= 0
+    True
+    """
+    return sum(1 for p in _programs.values() if p is not _GENERAL)
+
+
+class TapeTracer(Tracer):
+    """A concrete value that the current eager reverse mode differentiates: its primal, the
+    tape `slot` its cotangent accumulates in (negative: a value without derivative, computed
+    from others while the trace was lazy), and `sig`, a small int naming its shape and dtype
+    (cheap to hash in a rule's key; negative for values without derivative). While the trace
+    is lazy the primal is not computed yet: reading it materialises the trace."""
+
+    __slots__ = ("_primal", "slot", "sig")
 
     def __init__(self, trace: TapeTrace, primal, slot: int, sig: int):
-        self._trace, self.primal, self.slot, self.sig = trace, primal, slot, sig
+        self._trace, self._primal, self.slot, self.sig = trace, primal, slot, sig
+
+    @property
+    def primal(self):
+        if self._primal is None:
+            self._trace.materialize()
+        return self._primal
 
     @property
     def aval(self) -> ArrayType:
-        return type_of(self.primal).strong()
+        shape, dtype = _sig_types[abs(self.sig)]
+        return ArrayType(shape, dtype)
 
-    shape = property(lambda self: self.primal.shape)
-    dtype = property(lambda self: self.primal.dtype)
-    ndim = property(lambda self: self.primal.ndim)
-    size = property(lambda self: self.primal.size)
+    shape = property(lambda self: _sig_types[abs(self.sig)][0])
+    dtype = property(lambda self: _sig_types[abs(self.sig)][1])
+    ndim = property(lambda self: len(_sig_types[abs(self.sig)][0]))
+    size = property(lambda self: int(np.prod(_sig_types[abs(self.sig)][0], dtype=np.int64)))
 
     def concrete(self, op: str):
         return self.primal
 
 
 class TapeTrace(Trace):
-    """Eager reverse mode (its parent is the evaluation trace: every value is concrete).
+    """Eager reverse mode (no enclosing transformation builds a graph).
 
     The tape holds one entry per differentiated primitive application:
     `(rule, residuals, in_slots, out_slot)` for compiled rules, or
     `(backward, None, in_slots, out_slots)` for general ones, where `backward(cts)` maps the
-    list of output cotangents to one cotangent (or None) per slot in `in_slots`."""
+    list of output cotangents to one cotangent (or None) per slot in `in_slots`. While `lazy`,
+    applications are only recorded, in `records` (and their structure in `shape_keys`)."""
 
-    __slots__ = ("tape", "n_slots", "concrete")
+    __slots__ = ("tape", "n_slots", "concrete", "lazy", "records", "shape_keys", "consts",
+                 "n_inputs", "n_consts")
     differentiates = True
 
-    def __init__(self, parent: Trace, kind: str):
+    def __init__(self, parent: Trace, kind: str, lazy: bool = False):
         super().__init__(parent, kind)
         self.tape: list = []
         self.n_slots = 0
         # Primal values are NumPy arrays (run compiled code) unless an outer transformation
         # (jvp, vmap, another grad) is in progress: then the rule's graphs are evaluated in it.
         self.concrete = parent is EVAL
+        self.lazy = lazy and self.concrete
+        self.records: list = []      # (prim, params, args, output tracer)
+        self.shape_keys: list = []   # per record: (rule key, wiring): the program's identity
+        self.consts: list = []       # arguments from outside the trace, in order of use
+        self.n_inputs = 0
+        self.n_consts = 0            # values recorded without derivative (slots -2, -3, ...)
 
     def new_input(self, value) -> TapeTracer:
         slot = self.n_slots
-        self.n_slots = slot + 1
+        self.n_slots = self.n_inputs = slot + 1
         return TapeTracer(self, value, slot, _sig(value))
 
     def process(self, prim, args, params):
+        if self.lazy:
+            return self._record_lazy(prim, args, params)
         key = [prim]            # the signature: one rule per key
         primals, live = [], []  # slots of the differentiated inputs, in order
         opaque = prim.multiple_results   # no compiled rule (also: unusual argument types)
         for a in args:
             if type(a) is TapeTracer and a._trace is self:
-                primals.append(a.primal)
-                live.append(a.slot)
+                primals.append(a._primal)
                 key.append(a.sig)
+                if a.slot >= 0:
+                    live.append(a.slot)
                 continue
             primals.append(a)
             t = type(a)
@@ -161,7 +224,8 @@ class TapeTrace(Trace):
             rule = _GENERAL
         if rule is None:
             rule = _miss(key, prim, primals, params,
-                         [type(a) is TapeTracer and a._trace is self for a in args])
+                         [type(a) is TapeTracer and a._trace is self and a.slot >= 0
+                          for a in args])
         if rule is _GENERAL:
             return self._general(prim, args, primals, params)
         if self.concrete:
@@ -179,6 +243,95 @@ class TapeTrace(Trace):
         self.tape.append((rule, outs[1:], live if rule.pos is None else
                           [live[i] for i in rule.pos], slot))
         return TapeTracer(self, outs[0], slot, rule.out_sig)
+
+    # ------------------------------------------------------------------ lazy recording
+
+    def _record_lazy(self, prim, args, params):
+        """Record one application without computing it (every signature must be known)."""
+        key = [prim]
+        wiring = []             # per argument: the slot of a value of this trace, or None
+        consts = []
+        live = mine = False
+        for a in args:
+            if type(a) is TapeTracer and a._trace is self:
+                key.append(a.sig)
+                s = a.slot
+                wiring.append(s)
+                mine = True
+                if s >= 0:
+                    live = True
+                continue
+            t = type(a)
+            if t is np.ndarray or isinstance(a, np.generic):
+                key.append(-_sig(a))
+            elif t in _SCALARS:
+                key.append(t)
+            else:               # a foreign tracer (an error), or an unusual argument
+                return self._materialize_then(prim, args, params)
+            wiring.append(None)
+            consts.append(a)
+        if not mine:
+            return self.parent.process(prim, args, params)
+        if prim.multiple_results or prim.name in _EAGER_ONLY:
+            return self._materialize_then(prim, args, params)
+        if params:
+            key.append(tuple(params.items()))
+        key = tuple(key)
+        try:
+            if live:
+                rule = _rules.get(key)
+                if rule is None or rule is _GENERAL:
+                    return self._materialize_then(prim, args, params)
+                out_sig = rule.out_sig
+                differentiable = rule.has_tangent
+            else:   # computed from values without derivative only
+                rule = key
+                out_sig = _forward_sigs.get(key)
+                if out_sig is None:
+                    out_sig = _forward_sig(key, prim, args, params)
+                differentiable = False
+        except TypeError:           # unhashable params
+            return self._materialize_then(prim, args, params)
+        if differentiable:
+            slot = self.n_slots
+            self.n_slots = slot + 1
+        else:
+            self.n_consts += 1
+            slot, out_sig = -1 - self.n_consts, -out_sig
+        out = TapeTracer(self, None, slot, out_sig)
+        self.records.append((prim, params, args, out))
+        # the program's identity: the rule (a cached object standing for its signature) and
+        # the wiring of its arguments
+        self.shape_keys.append(rule)
+        self.shape_keys.append(tuple(wiring))
+        if consts:
+            self.consts.extend(consts)
+        return out
+
+    def _materialize_then(self, prim, args, params):
+        self.materialize()
+        return self.process(prim, args, params)
+
+    def materialize(self) -> None:
+        """Compute everything recorded so far on the tape, and stop recording."""
+        if not self.lazy:
+            return
+        self.lazy = False
+        records, self.records, self.shape_keys, self.consts = self.records, [], [], []
+        self.n_slots = self.n_inputs
+        for prim, params, args, out in records:
+            value = self.process(prim, args, params)
+            if type(value) is TapeTracer:
+                out._primal, out.slot, out.sig = value._primal, value.slot, value.sig
+            else:
+                out._primal, out.slot, out.sig = value, -1, -_sig(value)
+
+    def program_key(self, outs) -> tuple:
+        """What identifies the recorded call: its applications (rules), their wiring, the
+        outputs and the number of inputs (every type is in the rules' signatures)."""
+        wiring = tuple(o.slot if type(o) is TapeTracer and o._trace is self else None
+                       for o in outs)
+        return (tuple(self.shape_keys), wiring, self.n_inputs)
 
     def _general(self, prim, args, primals, params):
         """Differentiate one application by linearize + transpose (any primitive)."""
@@ -216,11 +369,13 @@ class TapeTrace(Trace):
     def process_custom_vjp(self, name: str, fwd, bwd, args: tuple):
         """A custom_vjp function (or checkpoint): run `fwd` on the primals, tape `bwd`."""
         from .. import tree
+        self.materialize()
         flat, in_tree = tree.flatten(args)
         slots = [a.slot if type(a) is TapeTracer and a._trace is self else -1 for a in flat]
         if not any(s >= 0 for s in slots):
             return None
-        primals = [a.primal if s >= 0 else a for a, s in zip(flat, slots)]
+        primals = [a._primal if type(a) is TapeTracer and a._trace is self else a
+                   for a in flat]
         in_avals = [type_of(p).strong() for p in primals]
         prev = set_trace(self.parent)
         try:
@@ -280,6 +435,7 @@ class TapeTrace(Trace):
 
 _SCALARS = (float, int, bool, complex)
 _sig_ids: dict = {}
+_sig_types: list = [None]     # sig -> (shape, dtype)
 
 
 def _sig(x) -> int:
@@ -289,8 +445,24 @@ def _sig(x) -> int:
 
 
 def _sig_of(shape: tuple, dtype) -> int:
+    k = (tuple(shape), np.dtype(dtype))
     with _lock:
-        return _sig_ids.setdefault((shape, np.dtype(dtype)), len(_sig_ids) + 1)
+        s = _sig_ids.get(k)
+        if s is None:
+            s = _sig_ids[k] = len(_sig_types)
+            _sig_types.append(k)
+        return s
+
+
+def _forward_sig(key, prim, args, params) -> int:
+    """The output signature of an application to values without derivative (shape rule)."""
+    from ..core.trace import abstract_eval
+    avals = [ArrayType(*_sig_types[-a.sig]) if type(a) is TapeTracer else type_of(a)
+             for a in args]
+    out = abstract_eval(prim, avals, params)
+    sig = _sig_of(out.shape, out.dtype)
+    _forward_sigs[key] = sig
+    return sig
 
 
 def _as_array(x):
@@ -301,6 +473,9 @@ def _clear() -> None:
     with _lock:
         _rules.clear()
         _seen.clear()
+        _programs.clear()
+        _seen_programs.clear()
+        _forward_sigs.clear()
 
 
 on_rule_change(_clear)
@@ -328,32 +503,35 @@ def _miss(key, prim, primals, params, live):
     return rule
 
 
-def _build(prim, primals, live, params) -> _Rule:
-    """Linearize one application abstractly, transpose it, optimise and compile both halves."""
+def _compile_vjp(fun, in_avals: list, live: list, name: str):
+    """Linearize `fun` (flat list -> flat list) abstractly, transpose it, optimise and compile
+    both halves: fwd(*inputs) -> (*outs, *residuals), bwd(*residuals, *cts of the non-zero
+    outputs) -> the non-None cotangents of the live inputs. Returns (fwd, bwd, fwd_graph,
+    bwd_graph, pos, nonzero)."""
     g = GraphTrace(EVAL, "grad")
     g.record_source = False
-    args = [g.new_arg(type_of(p).strong() if is_live else type_of(p))
-            for p, is_live in zip(primals, live)]
+    args = [g.new_arg(a) for a in in_avals]
     prev = set_trace(g)
     try:
-        (out,), lin = ad.linearize_flat(lambda *xs: [prim.bind(*xs, **params)], args, "grad",
-                                        live=live)
+        outs, lin = ad.linearize_flat(fun, args, "grad", live=live)
     finally:
         set_trace(prev)
-    has_tangent = lin.info["nonzero_outputs"][0]
+    nonzero = lin.info["nonzero_outputs"]
     residuals = [c for c in lin.consts if type(c) is GraphTracer and c._trace is g]
 
-    # backward: (residuals, ct) -> input cotangents
+    # backward: (residuals, cts) -> input cotangents
     gb = GraphTrace(EVAL, "grad")
     gb.record_source = False
     res_args = [gb.new_arg(r.aval) for r in residuals]
-    ct_arg = gb.new_arg(lin.outvars[0].aval)
+    ct_args = [gb.new_arg(v.aval) for v, nz in zip(lin.outvars, nonzero) if nz]
     as_arg = dict(zip(map(id, residuals), res_args))
     lin_b = Graph(lin.invars, lin.outvars, lin.eqns, lin.constvars,
                   [as_arg.get(id(c), c) for c in lin.consts])
+    cts_iter = iter(ct_args)
     prev = set_trace(gb)
     try:
-        cts = ad.backward_pass(lin_b, [ct_arg]) if has_tangent else []
+        cts = ad.backward_pass(lin_b, [next(cts_iter) if nz else None for nz in nonzero]) \
+            if any(nonzero) else []
         pos = [i for i, c in enumerate(cts) if c is not None]
         bwd_graph = optimize(gb.to_graph(gb.invars, [cts[i] for i in pos]))
     finally:
@@ -362,28 +540,93 @@ def _build(prim, primals, live, params) -> _Rule:
     # residuals the optimised backward no longer reads are not computed or kept
     used = {v for e in bwd_graph.eqns for v in e.inputs if isinstance(v, Var)}
     used.update(v for v in bwd_graph.outvars if isinstance(v, Var))
-    keep = [i for i, v in enumerate(bwd_graph.invars[:-1]) if v in used]
-    bwd_graph = Graph([bwd_graph.invars[i] for i in keep] + bwd_graph.invars[-1:],
+    n_res = len(residuals)
+    keep = [i for i, v in enumerate(bwd_graph.invars[:n_res]) if v in used]
+    bwd_graph = Graph([bwd_graph.invars[i] for i in keep] + bwd_graph.invars[n_res:],
                       bwd_graph.outvars, bwd_graph.eqns, bwd_graph.constvars, bwd_graph.consts)
     prev = set_trace(g)
     try:
-        fwd_graph = g.to_graph(g.invars, [out] + [residuals[i] for i in keep])
+        fwd_graph = g.to_graph(g.invars, list(outs) + [residuals[i] for i in keep])
     finally:
         set_trace(prev)
         g.alive = False
     fwd_graph = optimize(fwd_graph)
-    fwd, _ = compile_graph(fwd_graph, f"{prim.name}_fwd", copy_outputs=False)
-    bwd, _ = compile_graph(bwd_graph, f"{prim.name}_bwd", copy_outputs=False)
-    all_live = len(pos) == sum(live)
+    fwd, _ = compile_graph(fwd_graph, f"{name}_fwd", copy_outputs=False)
+    bwd, _ = compile_graph(bwd_graph, f"{name}_bwd", copy_outputs=False)
+    return fwd, bwd, fwd_graph, bwd_graph, pos, nonzero
+
+
+def _build(prim, primals, live, params) -> _Rule:
+    """The rule of one primitive application."""
+    in_avals = [type_of(p).strong() if is_live else type_of(p)
+                for p, is_live in zip(primals, live)]
+    fwd, bwd, fwd_graph, bwd_graph, pos, nonzero = _compile_vjp(
+        lambda *xs: [prim.bind(*xs, **params)], in_avals, live, prim.name)
     aval = fwd_graph.outvars[0].aval
-    return _Rule(fwd, bwd, fwd_graph, bwd_graph, None if all_live else tuple(pos),
-                 has_tangent and bool(pos), _sig_of(aval.shape, aval.dtype))
+    return _Rule(fwd, bwd, fwd_graph, bwd_graph, None if len(pos) == sum(live) else tuple(pos),
+                 nonzero[0] and bool(pos), _sig_of(aval.shape, aval.dtype))
+
+
+def _replayer(records: list, trace: TapeTrace, outs: list):
+    """A function re-running a recorded call from (*inputs, *constants), by binding its
+    primitives: what a program compiles. Holds no values of the call."""
+    steps, out_refs = [], []
+    for prim, params, args, out in records:
+        steps.append((prim, params, tuple(a.slot if type(a) is TapeTracer and a._trace is trace
+                                          else None for a in args), out.slot))
+    for o in outs:
+        out_refs.append(o.slot if type(o) is TapeTracer and o._trace is trace else None)
+    n_inputs = trace.n_inputs
+
+    def replay(*xs):
+        env = dict(enumerate(xs[:n_inputs]))
+        consts = iter(xs[n_inputs:])
+        for prim, params, refs, out in steps:
+            args = [next(consts) if r is None else env[r] for r in refs]
+            env[out] = prim.bind(*args, **params)
+        return [next(consts) if r is None else env[r] for r in out_refs]
+
+    return replay
+
+
+def _program(trace: TapeTrace, outs: list, in_values: list) -> _Program | None:
+    """The compiled program of this lazy call: cached, compiled on its second sighting."""
+    if len(trace.records) > _MAX_PROGRAM_LENGTH:
+        return None
+    key = trace.program_key(outs)
+    prog = _programs.get(key)
+    if prog is not None:
+        return None if prog is _GENERAL else prog
+    with _lock:
+        n = _seen_programs.get(key, 0) + 1
+        if n < _COMPILE_AFTER:
+            if len(_seen_programs) > _MAX_RULES:
+                _seen_programs.clear()
+            _seen_programs[key] = n
+            return None
+        _seen_programs.pop(key, None)
+    consts = [o for o in outs if not (type(o) is TapeTracer and o._trace is trace)]
+    values = in_values + trace.consts + consts
+    n_in = trace.n_inputs
+    live = [True] * n_in + [False] * (len(values) - n_in)
+    in_avals = [type_of(v).strong() if i < n_in else type_of(v) for i, v in enumerate(values)]
+    try:
+        fwd, bwd, fwd_graph, bwd_graph, pos, nonzero = _compile_vjp(
+            _replayer(trace.records, trace, outs), in_avals, live, "program")
+        prog = _Program(fwd, bwd, fwd_graph, bwd_graph, pos, nonzero, len(outs))
+    except Exception:
+        prog = _GENERAL         # the tape handles it (and reports any error)
+    with _lock:
+        if len(_programs) > _MAX_PROGRAMS:
+            _programs.clear()
+        _programs[key] = prog
+    return None if prog is _GENERAL else prog
 
 
 def vjp_flat(f, primals: list, kind: str = "vjp"):
-    """`ad.vjp_flat` when no graph is being built: run `f` once on a tape; (outputs, vjp_fn)
-    on flat lists."""
-    trace = TapeTrace(current_trace(), kind)
+    """`ad.vjp_flat` when no graph is being built: run `f` once on a tape (or lazily, as a
+    compiled program); (outputs, vjp_fn) on flat lists."""
+    trace = TapeTrace(current_trace(), kind, lazy=True)
     trace.source = user_source()
     ins = [trace.new_input(p) if ad.tangent_aval(p) is not None else p for p in primals]
     in_avals = [type_of(p).strong() for p in primals]
@@ -392,15 +635,24 @@ def vjp_flat(f, primals: list, kind: str = "vjp"):
         outs = f(*ins)
     finally:
         set_trace(prev)
+    try:
+        for o in outs:
+            if isinstance(o, Tracer) and not (type(o) is TapeTracer and o._trace is trace):
+                trace.check_foreign(o)
+        if trace.lazy:
+            in_values = [x._primal for x in ins if type(x) is TapeTracer]
+            prog = _program(trace, outs, in_values)
+            if prog is not None:
+                return _run_program(prog, trace, outs, in_values, ins, in_avals)
+            trace.materialize()
+    finally:
         trace.alive = False
     out_p, out_slots = [], []
     for o in outs:
         if type(o) is TapeTracer and o._trace is trace:
-            out_p.append(o.primal)
+            out_p.append(o._primal)
             out_slots.append(o.slot)
         else:
-            if isinstance(o, Tracer):
-                trace.check_foreign(o)
             out_p.append(o)
             out_slots.append(-1)
     in_slots = [x.slot if type(x) is TapeTracer else -1 for x in ins]
@@ -410,22 +662,50 @@ def vjp_flat(f, primals: list, kind: str = "vjp"):
         cts_out = [c if c is None else _fit(ad._as_array(c), a)
                    for c, a in zip(cts_out, out_avals)]
         cts = trace.backward(out_slots, cts_out)
-        result = []
-        taken = {id(c) for c in cts_out}
-        for s, aval in zip(in_slots, in_avals):
-            c = cts[s] if s >= 0 else None
-            if c is not None:
-                c = _fit(ad._as_array(c), aval)
-                # Each result owns its memory: not a view (of a residual, say), not the
-                # caller's cotangent, not another argument's result (x + y gives ct twice).
-                if type(c) is np.ndarray and (c.base is not None or not c.flags.writeable
-                                              or id(c) in taken):
-                    c = np.array(c)
-                taken.add(id(c))
-            result.append(c)
-        return result
+        return _input_cotangents([cts[s] if s >= 0 else None for s in in_slots], in_avals,
+                                 cts_out)
 
     return out_p, vjp_fn
+
+
+def _run_program(prog: _Program, trace: TapeTrace, outs, in_values, ins, in_avals):
+    consts = [o for o in outs if not (type(o) is TapeTracer and o._trace is trace)]
+    results = prog.fwd(*in_values, *trace.consts, *consts)
+    out_p = [_as_array(o) for o in results[:prog.n_out]]
+    residuals = results[prog.n_out:]
+    out_avals = [type_of(o).strong() for o in out_p]
+    # cotangent i of the program's inputs belongs to primal in_index[i]
+    in_index = [i for i, x in enumerate(ins) if type(x) is TapeTracer]
+
+    def vjp_fn(cts_out: list) -> list:
+        cts_out = [c if c is None else _fit(ad._as_array(c), a)
+                   for c, a in zip(cts_out, out_avals)]
+        cts = [np.zeros(a.shape, a.dtype) if c is None else c
+               for c, a, nz in zip(cts_out, out_avals, prog.nonzero) if nz]
+        fast = current_trace() is EVAL and not any(isinstance(c, Tracer) for c in cts)
+        got = prog.bwd(*residuals, *cts) if fast else prog.bound()[1](*residuals, *cts)
+        per_input: list = [None] * len(ins)
+        for p, c in zip(prog.pos, got):
+            per_input[in_index[p]] = c
+        return _input_cotangents(per_input, in_avals, cts_out)
+
+    return out_p, vjp_fn
+
+
+def _input_cotangents(cts: list, in_avals: list, cts_out: list) -> list:
+    """Each input's cotangent in its shape and dtype, owning its memory: not a view (of a
+    residual, say), not the caller's cotangent, not another argument's (x + y gives ct twice)."""
+    result = []
+    taken = {id(c) for c in cts_out}
+    for c, aval in zip(cts, in_avals):
+        if c is not None:
+            c = _fit(ad._as_array(c), aval)
+            if type(c) is np.ndarray and (c.base is not None or not c.flags.writeable
+                                          or id(c) in taken):
+                c = np.array(c)
+            taken.add(id(c))
+        result.append(c)
+    return result
 
 
 def eager(trace: Trace) -> bool:

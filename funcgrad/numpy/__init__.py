@@ -309,6 +309,8 @@ def power(x1, x2):
     array([4., 9.])
     """
     x1, x2 = _arr(x1), _arr(x2)
+    if type(x2) is int and -64 <= x2 <= 64 and _is_float(_dtype(x1)):
+        return _ew.integer_pow(x1, x2)      # x ** 2: the common case, decided at once
     n = _static_integer(x2)
     # integer_pow only where NumPy's dtype is x1's: x32 ** 2 stays float32, x32 ** np.int64(2)
     # and int ** -1 do not.
