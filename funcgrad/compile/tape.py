@@ -248,6 +248,37 @@ class TapeTrace(Trace):
 
     def _record_lazy(self, prim, args, params):
         """Record one application without computing it (every signature must be known)."""
+        if len(args) == 1 and not params:   # the commonest case, without the general loop
+            a = args[0]
+            if type(a) is TapeTracer and a._trace is self and a.slot >= 0:
+                rule = _rules.get((prim, a.sig))
+                if rule is not None and rule is not _GENERAL and rule.has_tangent:
+                    slot = self.n_slots
+                    self.n_slots = slot + 1
+                    out = TapeTracer(self, None, slot, rule.out_sig)
+                    self.records.append((prim, params, args, out))
+                    self.shape_keys += (rule, a.slot)
+                    return out
+        elif len(args) == 2 and not params:  # the next commonest: x * y, x * c, x + 1.0
+            a, b = args
+            if type(a) is TapeTracer and a._trace is self and a.slot >= 0:
+                if type(b) is TapeTracer and b._trace is self and b.slot >= 0:
+                    rule, wired, const = _rules.get((prim, a.sig, b.sig)), b.slot, None
+                elif type(b) is np.ndarray:
+                    rule, wired, const = _rules.get((prim, a.sig, -_sig(b))), None, b
+                elif type(b) is float:
+                    rule, wired, const = _rules.get((prim, a.sig, float)), None, b
+                else:
+                    rule = None
+                if rule is not None and rule is not _GENERAL and rule.has_tangent:
+                    slot = self.n_slots
+                    self.n_slots = slot + 1
+                    out = TapeTracer(self, None, slot, rule.out_sig)
+                    self.records.append((prim, params, args, out))
+                    self.shape_keys += (rule, a.slot, wired)
+                    if const is not None:
+                        self.consts.append(const)
+                    return out
         key = [prim]
         wiring = []             # per argument: the slot of a value of this trace, or None
         consts = []
@@ -300,10 +331,10 @@ class TapeTrace(Trace):
             slot, out_sig = -1 - self.n_consts, -out_sig
         out = TapeTracer(self, None, slot, out_sig)
         self.records.append((prim, params, args, out))
-        # the program's identity: the rule (a cached object standing for its signature) and
-        # the wiring of its arguments
+        # the program's identity: the rule (a cached object standing for its signature, so
+        # also for its number of arguments) and the wiring of its arguments
         self.shape_keys.append(rule)
-        self.shape_keys.append(tuple(wiring))
+        self.shape_keys.extend(wiring)
         if consts:
             self.consts.extend(consts)
         return out
@@ -324,6 +355,7 @@ class TapeTrace(Trace):
             if type(value) is TapeTracer:
                 out._primal, out.slot, out.sig = value._primal, value.slot, value.sig
             else:
+                value = _as_array(value)
                 out._primal, out.slot, out.sig = value, -1, -_sig(value)
 
     def program_key(self, outs) -> tuple:
@@ -466,7 +498,7 @@ def _forward_sig(key, prim, args, params) -> int:
 
 
 def _as_array(x):
-    return x if isinstance(x, (np.ndarray, np.generic)) else np.asarray(x)
+    return x if isinstance(x, (np.ndarray, np.generic, Tracer)) else np.asarray(x)
 
 
 def _clear() -> None:
@@ -629,7 +661,7 @@ def vjp_flat(f, primals: list, kind: str = "vjp"):
     trace = TapeTrace(current_trace(), kind, lazy=True)
     trace.source = user_source()
     ins = [trace.new_input(p) if ad.tangent_aval(p) is not None else p for p in primals]
-    in_avals = [type_of(p).strong() for p in primals]
+    in_avals = [p if hasattr(p, "dtype") else np.asarray(p) for p in primals]  # for fitting
     prev = set_trace(trace)
     try:
         outs = f(*ins)
@@ -656,7 +688,7 @@ def vjp_flat(f, primals: list, kind: str = "vjp"):
             out_p.append(o)
             out_slots.append(-1)
     in_slots = [x.slot if type(x) is TapeTracer else -1 for x in ins]
-    out_avals = [type_of(o).strong() for o in out_p]
+    out_avals = [_as_array(o) for o in out_p]
 
     def vjp_fn(cts_out: list) -> list:
         cts_out = [c if c is None else _fit(ad._as_array(c), a)
@@ -673,7 +705,7 @@ def _run_program(prog: _Program, trace: TapeTrace, outs, in_values, ins, in_aval
     results = prog.fwd(*in_values, *trace.consts, *consts)
     out_p = [_as_array(o) for o in results[:prog.n_out]]
     residuals = results[prog.n_out:]
-    out_avals = [type_of(o).strong() for o in out_p]
+    out_avals = out_p
     # cotangent i of the program's inputs belongs to primal in_index[i]
     in_index = [i for i, x in enumerate(ins) if type(x) is TapeTracer]
 
@@ -719,10 +751,11 @@ def eager(trace: Trace) -> bool:
     return True
 
 
-def _fit(ct, aval: ArrayType):
-    """A cotangent in its variable's shape and dtype (summed over broadcast axes, cast)."""
-    if ct.shape != aval.shape or ct.dtype != aval.dtype:
-        return ad._fit(ct, aval)
+def _fit(ct, like):
+    """A cotangent in the shape and dtype of `like` (an ArrayType or an array): summed over
+    broadcast axes, cast."""
+    if ct.shape != like.shape or ct.dtype != like.dtype:
+        return ad._fit(ct, ArrayType(like.shape, like.dtype))
     return ct
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as _np
 
+from ..core import trace as _trace_state
 from ..core.trace import Tracer
 from ..core.types import is_float as _is_float
 from ..prims import elementwise as _ew
@@ -192,10 +193,14 @@ _ERRORS = (ValueError, TypeError, IndexError, NotImplementedError)
 
 
 def _unary(prim, name):
-    # The hottest functions: they report the user's line themselves (no wrapper call).
+    # The hottest functions: they report the user's line themselves (no wrapper call) and
+    # hand their primitive to the current trace directly (what prim.bind does).
+    state = _trace_state._state
+
     def f(x):
         try:
-            return prim.bind(asarray(x) if type(x) in (list, tuple) else x)
+            return state.trace.process(prim, (asarray(x) if type(x) in (list, tuple) else x,),
+                                       {})
         except _ERRORS as err:
             _add_user_line(err)
             raise
@@ -229,10 +234,13 @@ logical_not = _unary(_ew.logical_not_p, "logical_not")
 
 
 def _binary(prim, name):
+    state = _trace_state._state
+
     def f(x1, x2):
         try:
-            return prim.bind(asarray(x1) if type(x1) in (list, tuple) else x1,
-                             asarray(x2) if type(x2) in (list, tuple) else x2)
+            return state.trace.process(prim, (asarray(x1) if type(x1) in (list, tuple) else x1,
+                                              asarray(x2) if type(x2) in (list, tuple) else x2),
+                                       {})
         except _ERRORS as err:
             _add_user_line(err)
             raise

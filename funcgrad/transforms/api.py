@@ -177,6 +177,8 @@ def _ones_like(x):
 
 
 def _check_scalar_output(name: str, out) -> None:
+    if type(out) is np.ndarray and out.shape == () and out.dtype.kind == "f":
+        return
     if not isinstance(out, (np.ndarray, Tracer)):
         raise TypeError(f"{name} requires the function to return one scalar array, got "
                         f"{tree.structure(out)}; use fg.vjp or fg.jacrev for other outputs")

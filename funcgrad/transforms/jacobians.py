@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import tree
-from ..core.types import type_of
+from ..core.types import is_float, type_of
 from ..prims.families import bdim_to, zeros
 from ..prims.indexing import slice_axis
 from ..prims.shape import reshape
@@ -60,8 +60,9 @@ def _assemble(blocks: list[list], out_tree, in_tree, argnums) -> object:
 def _setup(name: str, fun: Callable, argnums, args, kwargs):
     nums = _argnums_tuple(argnums, len(args), name)
     diff = tuple(as_value_tree(args[i]) for i in nums)
-    _check_float_args(name, diff, nums)
     flat_in, in_tree = tree.flatten(diff)
+    if not all(is_float(type_of(x).dtype) for x in flat_in):
+        _check_float_args(name, diff, nums)     # names the offending argument
     store: list = []
     flat_fun = _flatten_fun(_partial_argnums(fun, args, kwargs, nums), in_tree, store)
     return flat_in, in_tree, flat_fun, store
