@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from . import numpy as fnp
+from .core.trace import Tracer
 from .prims.elementwise import logistic as _logistic
 from .prims.elementwise import relu as _relu
 
@@ -32,7 +33,7 @@ def _float(x: Array) -> Array:
 
 
 def _is_float(dtype) -> bool:
-    return np.issubdtype(dtype, np.floating)
+    return np.dtype(dtype).kind == "f"
 
 
 # ------------------------------------------------------------------------------ activations
@@ -193,7 +194,8 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 def _reduce(loss: Array, reduction: str) -> Array:
     if reduction == "mean":
-        loss = fnp.mean(loss) if loss.ndim else loss   # one example: nothing to average
+        if loss.ndim:   # (one example: nothing to average)
+            loss = fnp.sum(loss) / loss.size if _is_float(loss.dtype) else fnp.mean(loss)
     elif reduction == "sum":
         loss = fnp.sum(loss)
     return fnp.asarray(loss)   # a 0-d array, not a NumPy scalar, when evaluated eagerly
@@ -271,7 +273,7 @@ def softmax_cross_entropy(logits: Array, labels: Array, axis: int = -1,
     z = _float(logits)
     labels = fnp.asarray(labels)
     ax = axis % z.ndim if z.ndim else axis
-    if np.issubdtype(labels.dtype, np.integer):
+    if labels.dtype.kind in "iu":
         expected = z.shape[:ax] + z.shape[ax + 1:]
         if labels.shape != expected:
             raise ValueError(f"softmax_cross_entropy: integer labels of shape {labels.shape} "
@@ -284,9 +286,10 @@ def softmax_cross_entropy(logits: Array, labels: Array, axis: int = -1,
             raise ValueError(f"softmax_cross_entropy: probability labels of shape "
                              f"{labels.shape} for logits of shape {z.shape}; they must match "
                              f"(or pass integer class indices)")
-        total = fnp.sum(labels, axis=ax)
+        total = fnp.sum(labels, axis=ax) if isinstance(labels, Tracer) else \
+            np.sum(labels, axis=ax)
     s = _shifted(z, ax)
     lse = fnp.log(fnp.sum(fnp.exp(s), axis=ax))
     # -sum(labels * log_softmax) without forming log_softmax: one fewer full-size array.
-    loss = (lse if total is None else lse * total) - fnp.sum(labels * s, axis=ax)
+    loss = (lse if total is None else lse * total) - fnp.sum(s * labels, axis=ax)
     return _reduce(loss, reduction)

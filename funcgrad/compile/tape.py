@@ -166,8 +166,8 @@ class TapeTrace(Trace):
     list of output cotangents to one cotangent (or None) per slot in `in_slots`. While `lazy`,
     applications are only recorded, in `records` (and their structure in `shape_keys`)."""
 
-    __slots__ = ("tape", "n_slots", "concrete", "lazy", "records", "shape_keys", "consts",
-                 "n_inputs", "n_consts")
+    __slots__ = ("tape", "n_slots", "concrete", "lazy", "records", "n_records", "shape_keys",
+                 "consts", "n_inputs", "n_consts")
     differentiates = True
 
     def __init__(self, parent: Trace, kind: str, lazy: bool = False):
@@ -178,7 +178,10 @@ class TapeTrace(Trace):
         # (jvp, vmap, another grad) is in progress: then the rule's graphs are evaluated in it.
         self.concrete = parent is EVAL
         self.lazy = lazy and self.concrete
-        self.records: list = []      # (prim, params, args, output tracer)
+        # Flat, per application: prim, params, output tracer, number of arguments, arguments
+        # (no tuple per application: fewer objects for the garbage collector to scan).
+        self.records: list = []
+        self.n_records = 0
         self.shape_keys: list = []   # per record: (rule key, wiring): the program's identity
         self.consts: list = []       # arguments from outside the trace, in order of use
         self.n_inputs = 0
@@ -256,7 +259,8 @@ class TapeTrace(Trace):
                     slot = self.n_slots
                     self.n_slots = slot + 1
                     out = TapeTracer(self, None, slot, rule.out_sig)
-                    self.records.append((prim, params, args, out))
+                    self.records += (prim, params, out, 1, a)
+                    self.n_records += 1
                     self.shape_keys += (rule, a.slot)
                     return out
         elif len(args) == 2 and not params:  # the next commonest: x * y, x * c, x + 1.0
@@ -274,7 +278,8 @@ class TapeTrace(Trace):
                     slot = self.n_slots
                     self.n_slots = slot + 1
                     out = TapeTracer(self, None, slot, rule.out_sig)
-                    self.records.append((prim, params, args, out))
+                    self.records += (prim, params, out, 2, a, b)
+                    self.n_records += 1
                     self.shape_keys += (rule, a.slot, wired)
                     if const is not None:
                         self.consts.append(const)
@@ -330,7 +335,8 @@ class TapeTrace(Trace):
             self.n_consts += 1
             slot, out_sig = -1 - self.n_consts, -out_sig
         out = TapeTracer(self, None, slot, out_sig)
-        self.records.append((prim, params, args, out))
+        self.records += (prim, params, out, len(args), *args)
+        self.n_records += 1
         # the program's identity: the rule (a cached object standing for its signature, so
         # also for its number of arguments) and the wiring of its arguments
         self.shape_keys.append(rule)
@@ -350,7 +356,7 @@ class TapeTrace(Trace):
         self.lazy = False
         records, self.records, self.shape_keys, self.consts = self.records, [], [], []
         self.n_slots = self.n_inputs
-        for prim, params, args, out in records:
+        for prim, params, out, args in _applications(records):
             value = self.process(prim, args, params)
             if type(value) is TapeTracer:
                 out._primal, out.slot, out.sig = value._primal, value.slot, value.sig
@@ -599,11 +605,20 @@ def _build(prim, primals, live, params) -> _Rule:
                  nonzero[0] and bool(pos), _sig_of(aval.shape, aval.dtype))
 
 
+def _applications(records: list):
+    """(prim, params, output tracer, arguments) of each application in a flat record list."""
+    i, n = 0, len(records)
+    while i < n:
+        prim, params, out, nargs = records[i:i + 4]
+        yield prim, params, out, tuple(records[i + 4:i + 4 + nargs])
+        i += 4 + nargs
+
+
 def _replayer(records: list, trace: TapeTrace, outs: list):
     """A function re-running a recorded call from (*inputs, *constants), by binding its
     primitives: what a program compiles. Holds no values of the call."""
     steps, out_refs = [], []
-    for prim, params, args, out in records:
+    for prim, params, out, args in _applications(records):
         steps.append((prim, params, tuple(a.slot if type(a) is TapeTracer and a._trace is trace
                                           else None for a in args), out.slot))
     for o in outs:
@@ -623,7 +638,7 @@ def _replayer(records: list, trace: TapeTrace, outs: list):
 
 def _program(trace: TapeTrace, outs: list, in_values: list) -> _Program | None:
     """The compiled program of this lazy call: cached, compiled on its second sighting."""
-    if len(trace.records) > _MAX_PROGRAM_LENGTH:
+    if trace.n_records > _MAX_PROGRAM_LENGTH:
         return None
     key = trace.program_key(outs)
     prog = _programs.get(key)
