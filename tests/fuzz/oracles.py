@@ -312,6 +312,16 @@ def _grad_jit(c: _Ctx) -> None:
     close_trees(tuple(g2), tuple(g0), c.tol, "jit(grad(loss)) vs grad(loss)")
 
 
+def _grad_repeat(c: _Ctx) -> None:
+    """Eager grad called again and again: the first calls run on the tape, later ones
+    record the call and run it as one compiled program. Every call must agree."""
+    g = fg.grad(c.loss(c.f, fnp), argnums=c.argnums)
+    first = arrays(g(*c.args), "grad")
+    for k in range(2, 7):
+        close_trees(tuple(arrays(g(*c.args), "grad")), tuple(first), c.tol,
+                    f"grad call {k} vs call 1")
+
+
 def _survives(c: _Ctx) -> None:
     """With nan/inf arguments the derivatives' values are not compared: whether a `0 * inf`
     is computed depends on what is concrete (eagerly, `x ** fnp.tanh(0.0)` is an integer
@@ -340,7 +350,7 @@ def _vmap_grad_values_unchecked(c: _Ctx) -> None:
 ORACLES: dict[str, Callable[[_Ctx], None]] = {
     "numpy": _numpy, "jit": _jit, "graphs": _graphs, "grad_fd": _grad_fd, "jvp_fd": _jvp_fd,
     "jacobians": _jacobians, "vmap": _vmap, "vmap_grad": _vmap_grad, "grad_jit": _grad_jit,
-    "second_order": _second_order, "linearize": _linearize,
+    "second_order": _second_order, "linearize": _linearize, "grad_repeat": _grad_repeat,
 }
 _F64_ORACLES = ("grad_fd", "jvp_fd", "jacobians", "second_order", "linearize")
 # With nan/inf arguments: values of f are compared (NumPy's propagation) and so are the
