@@ -290,3 +290,17 @@ def test_warns_nothing_on_hits():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         jf(np.ones(2))
+
+
+def test_an_operand_a_cond_hands_back_is_not_overwritten_in_place():
+    # The false branch returns its operand: the cond's result *is* y, so the compiled code must
+    # not write y + z into y's buffer (found by the fuzzer under vmap(jvp(scan(cond)))).
+    def f(x):
+        y = x + 1.0
+        z = fg.cond(fnp.sum(y) > 1e9, lambda u: fnp.sin(u), lambda u: u, y)
+        return z, y + z
+
+    x = np.linspace(0.0, 1.0, 300)       # big enough for buffer reuse
+    z, w = fg.jit(f)(x)
+    np.testing.assert_array_equal(z, x + 1.0)
+    np.testing.assert_array_equal(w, 2.0 * (x + 1.0))

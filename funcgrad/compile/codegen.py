@@ -139,8 +139,8 @@ def generate(graph: Graph, fn_name: str = "compiled", copy_outputs: bool = True,
         outs = [next(names) for _ in eqn.outputs]
         for v, n in zip(eqn.outputs, outs):
             name_of[v] = n
-        if prim.name in _VIEW_PRIMS:
-            viewed.update(v for v in eqn.inputs if isinstance(v, Var))
+        if prim.name in _MAY_ALIAS:     # the result may share the input's memory: never
+            viewed.update(v for v in eqn.inputs if isinstance(v, Var))   # overwrite it
         if prim.name in _MAY_ALIAS and any(v in aliased for v in eqn.inputs
                                            if isinstance(v, Var)):
             aliased.update(eqn.outputs)

@@ -1,8 +1,10 @@
 """Eager reverse mode: a tape of compiled per-primitive VJPs.
 
-`grad(f)(x)` with no enclosing transformation runs `f` once on concrete values. Tracing it
-into a linear graph and transposing that (what every other reverse mode here does) costs a
-shape rule, several tracer objects and two Python dispatches per primitive, on every call.
+`grad(f)(x)` with no enclosing graph being built (no jit, make_graph or linearize around it)
+runs `f` once on concrete values, or on the tracers of an enclosing jvp, vmap or grad. Tracing
+it into a linear graph and transposing that (what reverse mode does when a graph is being
+built) costs a shape rule, several tracer objects and two Python dispatches per primitive, on
+every call.
 This trace instead looks each primitive application up by its signature (primitive, input
 shapes and dtypes, which inputs are differentiated, params) and runs a *rule* compiled for
 that signature: a straight-line NumPy function computing the output and the residuals the
@@ -20,10 +22,11 @@ anything. If the function finishes without needing a value, the recorded sequenc
 *program*; the second time the same program is seen it is compiled whole (forward with
 residuals, and backward) by the jit pipeline, and later calls run those two functions: no
 per-primitive Python in the backward pass, and the jit's buffer reuse. Anything that needs a
-value (float(x), Python control flow on values, printing it, has_aux, custom_vjp, control flow
-primitives, indexing, an unknown signature) first *materialises*: the recorded applications
+value (float(x), Python control flow on values, formatting it, has_aux, custom_vjp, control
+flow primitives, indexing, an unknown signature) first *materialises*: the recorded applications
 are replayed on the tape, which continues as above. So a program is only ever compiled for a
-call whose whole computation was recorded, never guessed.
+call whose whole computation was recorded, never guessed. Recording needs concrete inputs,
+so under an enclosing jvp or vmap the tape runs the rules' graphs in that transformation.
 """
 from __future__ import annotations
 
@@ -499,6 +502,8 @@ def _forward_sig(key, prim, args, params) -> int:
              for a in args]
     out = abstract_eval(prim, avals, params)
     sig = _sig_of(out.shape, out.dtype)
+    if len(_forward_sigs) > _MAX_RULES:
+        _forward_sigs.clear()
     _forward_sigs[key] = sig
     return sig
 
