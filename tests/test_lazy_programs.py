@@ -318,3 +318,24 @@ def test_same_operations_wired_differently_are_different_programs():
     flag["other"] = False
     for _ in range(CALLS):
         _close(g(x), 2 * np.sin(x) * np.cos(x) + 2.0)   # d/dx sin^2 x
+
+
+def test_large_constants_are_read_only_while_a_lazy_call_records_them():
+    big = np.linspace(0.0, 1.0, 10_000)         # over the copy threshold: protected instead
+    mutate = {"on": False}
+
+    def f(x):
+        y = fnp.sum(x * big)
+        if mutate["on"]:
+            big[0] = 5.0                        # would change what was recorded
+        return y
+
+    g = fg.grad(f)
+    x = np.ones(10_000)
+    for _ in range(CALLS):
+        _close(g(x), big)
+    assert big.flags.writeable                  # released when each call ends
+    mutate["on"] = True
+    with pytest.raises(ValueError, match="read-only"):
+        g(x)
+    assert big.flags.writeable and big[0] == 0.0

@@ -170,7 +170,7 @@ class TapeTrace(Trace):
     applications are only recorded, in `records` (and their structure in `shape_keys`)."""
 
     __slots__ = ("tape", "n_slots", "concrete", "lazy", "records", "n_records", "shape_keys",
-                 "consts", "n_inputs", "n_consts")
+                 "consts", "n_inputs", "n_consts", "protected")
     differentiates = True
 
     def __init__(self, parent: Trace, kind: str, lazy: bool = False):
@@ -189,6 +189,7 @@ class TapeTrace(Trace):
         self.consts: list = []       # arguments from outside the trace, in order of use
         self.n_inputs = 0
         self.n_consts = 0            # values recorded without derivative (slots -2, -3, ...)
+        self.protected: list = []    # arrays made read-only while their use is recorded
 
     def new_input(self, value) -> TapeTracer:
         slot = self.n_slots
@@ -221,6 +222,10 @@ class TapeTrace(Trace):
                 opaque = True
         if not live:
             return self.parent.process(prim, primals, params)
+        if self.concrete:
+            for a in args:
+                if type(a) is np.ndarray and a.flags.writeable:
+                    self._capture(a)
         if params:
             key.append(tuple(params.items()))
         key = tuple(key)
@@ -278,6 +283,8 @@ class TapeTrace(Trace):
                 else:
                     rule = None
                 if rule is not None and rule is not _GENERAL and rule.has_tangent:
+                    if type(const) is np.ndarray:
+                        b = const = self._capture(const)
                     slot = self.n_slots
                     self.n_slots = slot + 1
                     out = TapeTracer(self, None, slot, rule.out_sig)
@@ -337,6 +344,12 @@ class TapeTrace(Trace):
         else:
             self.n_consts += 1
             slot, out_sig = -1 - self.n_consts, -out_sig
+        if consts:
+            captured = {id(c): self._capture(c) for c in consts if type(c) is np.ndarray}
+            if captured:
+                consts = [captured.get(id(c), c) for c in consts]
+                args = tuple(captured.get(id(c), c) if type(c) is np.ndarray else c
+                             for c in args)
         out = TapeTracer(self, None, slot, out_sig)
         self.records += (prim, params, out, len(args), *args)
         self.n_records += 1
@@ -347,6 +360,24 @@ class TapeTrace(Trace):
         if consts:
             self.consts.extend(consts)
         return out
+
+    def _capture(self, a: np.ndarray) -> np.ndarray:
+        """A constant array a differentiated application reads is kept by reference (for the
+        backward pass, or until a lazy call runs): it is made read-only until the call ends,
+        so that writing to it meanwhile raises instead of silently changing the result."""
+        if a.flags.writeable:
+            a.flags.writeable = False
+            self.protected.append(a)
+        return a
+
+    def release(self) -> None:
+        """Make the arrays `_capture` protected writeable again."""
+        for a in self.protected:
+            try:
+                a.flags.writeable = True
+            except ValueError:      # its base became read-only meanwhile: leave it
+                pass
+        self.protected = []
 
     def _materialize_then(self, prim, args, params):
         self.materialize()
@@ -685,6 +716,10 @@ def vjp_flat(f, primals: list, kind: str = "vjp"):
     prev = set_trace(trace)
     try:
         outs = f(*ins)
+    except BaseException:
+        trace.alive = False
+        trace.release()
+        raise
     finally:
         set_trace(prev)
     try:
@@ -699,6 +734,7 @@ def vjp_flat(f, primals: list, kind: str = "vjp"):
             trace.materialize()
     finally:
         trace.alive = False
+        trace.release()
     out_p, out_slots = [], []
     for o in outs:
         if type(o) is TapeTracer and o._trace is trace:
