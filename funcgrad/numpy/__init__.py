@@ -638,7 +638,12 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
 
 def _reduce(prim, x, axis, keepdims, name):
     nd = _ndim(x)
-    axes = _canonical_axes(axis, nd, name)
+    if axis is None:
+        axes = tuple(range(nd))
+    elif type(axis) is int and -nd <= axis < nd:    # the common case, decided at once
+        axes = (axis % nd,)
+    else:
+        axes = _canonical_axes(axis, nd, name)
     out = prim.bind(x, axes=axes)
     if keepdims:
         out = _sh.reshape(out, _red.keepdims_shape(_shape(x), axes))
@@ -1577,6 +1582,9 @@ def matmul(x1, x2):
 
 
 def _dot(a, b, lc, rc, sa, sb, name):
+    if type(lc) is tuple and len(lc) == 1 and type(lc[0]) is int and type(rc[0]) is int \
+            and sa[lc[0]] == sb[rc[0]]:            # the common case: one aligned axis
+        return _la.dot_general_p.bind(a, b, contract=(lc, rc), batch=((), ()))
     if builtins.any(sa[i] != sb[j] for i, j in zip(lc, rc)):
         raise ValueError(f"{name}: shapes {sa} and {sb} are not aligned: "
                          f"{tuple(sa[i] for i in lc)} (axes {lc} of the first) != "

@@ -33,6 +33,8 @@ def _basis(leaves: list, dtypes: list) -> list:
     the total size and row k is 1 at flat position k of the concatenated leaves."""
     shapes = [type_of(x).shape for x in leaves]
     sizes = [int(np.prod(s, dtype=np.int64)) for s in shapes]
+    if len(leaves) == 1:
+        return [np.eye(sizes[0], dtype=dtypes[0]).reshape((sizes[0],) + shapes[0])]
     total, start, out = sum(sizes), 0, []
     for shape, size, dtype in zip(shapes, sizes, dtypes):
         b = np.zeros((total, size), dtype)
@@ -125,16 +127,17 @@ def jacrev(fun: Callable, argnums=0) -> Callable:
                     for c, x in zip(cts_in, flat_in)]
 
         # Cotangents of integer outputs are never used; float64 keeps the basis valid.
-        basis = _basis(outs, [o.dtype if o.dtype.kind in "fc" else np.dtype(np.float64)
-                              for o in map(type_of, outs)])
-        m = len(basis[0]) if basis else 0
-        if m == 1:
+        dtypes = [o.dtype if o.dtype.kind in "fc" else np.dtype(np.float64)
+                  for o in map(type_of, outs)]
+        if len(outs) == 1 and type_of(outs[0]).size == 1:
             # One output element (a scalar function): a single backward pass, no vmap.
-            (o,) = outs
-            row = pull(*[b[0] for b in basis])
-            blocks = [[as_output(reshape(r, type_of(o).shape + type_of(x).shape))
+            shape = type_of(outs[0]).shape
+            row = pull(np.ones(shape, dtypes[0]))
+            blocks = [[as_output(reshape(r, shape + type_of(x).shape))
                        for r, x in zip(row, flat_in)]]
             return _assemble(blocks, store[0], in_tree, argnums)
+        basis = _basis(outs, dtypes)
+        m = len(basis[0]) if basis else 0
         rows, dims = batch_flat(pull, basis, [0] * len(basis), m) if outs else ([], [])
         rows = [bdim_to(r, d, 0, m) for r, d in zip(rows, dims)]  # (M, *in_shape)
         blocks, start = [], 0
