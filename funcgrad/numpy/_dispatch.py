@@ -211,6 +211,18 @@ def _operator(prim, reflected: bool):
     return op
 
 
+def _power(x, y):
+    """x ** y for a traced x; x ** 2 (a float x, a small int exponent) without fnp.power's
+    general checks."""
+    if type(y) is int and -64 <= y <= 64 and x.dtype.kind == "f":
+        try:
+            return _ew.integer_pow(x, y)
+        except (ValueError, TypeError, IndexError, NotImplementedError) as err:
+            fnp._add_user_line(err)
+            raise
+    return fnp.power(x, y)
+
+
 def _install():
     T = Tracer
     ops = {
@@ -254,6 +266,7 @@ def _install():
         "tolist": lambda x: np.asarray(x.concrete("tolist()")).tolist(),
         "conj": fnp.conjugate, "conjugate": fnp.conjugate, "copy": lambda x, order="C": x,
     }
+    ops["__pow__"] = _power
     # The arithmetic operators, the hottest calls of all, go straight to the current trace.
     for name, prim in [("add", _ew.add_p), ("sub", _ew.sub_p), ("mul", _ew.mul_p),
                        ("truediv", _ew.div_p)]:
