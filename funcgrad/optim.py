@@ -88,7 +88,8 @@ def apply_updates(params: Params, updates: Updates) -> Params:
     >>> apply_updates({"w": np.ones(2, np.float32)}, {"w": np.array([0.5, -0.5])})
     {'w': array([1.5, 0.5], dtype=float32)}
     """
-    return tree.map(lambda p, u: _cast(fnp.asarray(p) + u, p), params, updates)
+    return tree.map(lambda p, u: _cast((p if type(p) is np.ndarray else fnp.asarray(p)) + u, p),
+                    params, updates)
 
 
 def global_norm(updates: Updates) -> Any:

@@ -237,7 +237,7 @@ def _install():
         "__divmod__": lambda x, y: (fnp.floor_divide(x, y), fnp.remainder(x, y)),
         "__rdivmod__": lambda x, y: (fnp.floor_divide(y, x), fnp.remainder(y, x)),
         "__pow__": lambda x, y: fnp.power(x, y), "__rpow__": lambda x, y: fnp.power(y, x),
-        "__matmul__": lambda x, y: fnp.matmul(x, y), "__rmatmul__": lambda x, y: fnp.matmul(y, x),
+        "__matmul__": fnp.matmul, "__rmatmul__": lambda x, y: fnp.matmul(y, x),
         "__neg__": lambda x: fnp.negative(x), "__pos__": lambda x: x,
         "__abs__": lambda x: fnp.abs(x),
         "__lt__": lambda x, y: fnp.less(x, y), "__le__": lambda x, y: fnp.less_equal(x, y),
