@@ -95,8 +95,8 @@ def _dot_fast(a: list[str], params, in_avals, ns) -> str | None:
     if x.ndim <= 2 and y.ndim <= 2 and len(lc) == 1:
         xa = a[0] if lc[0] == x.ndim - 1 else f"{a[0]}.T"
         if y.ndim == 1 or rc[0] == 0:
-            return f"{ns(np.dot)}({xa}, {a[1]})"
-        return f"{ns(np.dot)}({xa}, {a[1]}.T)"
+            return f"{ns(np.matmul)}({xa}, {a[1]})"
+        return f"{ns(np.matmul)}({xa}, {a[1]}.T)"
     return None
 
 
