@@ -711,7 +711,9 @@ def vjp_flat(f, primals: list, kind: str = "vjp"):
     compiled program); (outputs, vjp_fn) on flat lists."""
     trace = TapeTrace(current_trace(), kind, lazy=True)
     trace.source = user_source()
-    ins = [trace.new_input(p) if ad.tangent_aval(p) is not None else p for p in primals]
+    ins = [trace.new_input(p) if (p.dtype.kind in "fc" if type(p) is np.ndarray
+                                  else ad.tangent_aval(p) is not None) else p
+           for p in primals]
     in_avals = [p if hasattr(p, "dtype") else np.asarray(p) for p in primals]  # for fitting
     prev = set_trace(trace)
     try:
@@ -788,8 +790,8 @@ def _input_cotangents(cts: list, in_avals: list, cts_out: list) -> list:
     for c, aval in zip(cts, in_avals):
         if c is not None:
             c = _fit(ad._as_array(c), aval)
-            if type(c) is np.ndarray and (c.base is not None or not c.flags.writeable
-                                          or id(c) in taken):
+            if type(c) is np.ndarray and (id(c) in taken or c.base is not None
+                                          or not c.flags.writeable):
                 c = np.array(c)
             taken.add(id(c))
         result.append(c)
