@@ -259,10 +259,15 @@ class TapeTrace(Trace):
 
     def _record_lazy(self, prim, args, params):
         """Record one application without computing it (every signature must be known)."""
-        if len(args) == 1 and not params:   # the commonest case, without the general loop
+        n = len(args)
+        if n == 1:      # the commonest cases, without the general loop: f(x), ...
             a = args[0]
             if type(a) is TapeTracer and a._trace is self and a.slot >= 0:
-                rule = _rules.get((prim, a.sig))
+                try:
+                    rule = _rules.get((prim, a.sig, tuple(params.items())) if params
+                                      else (prim, a.sig))
+                except TypeError:           # unhashable params
+                    rule = None
                 if rule is not None and rule is not _GENERAL and rule.has_tangent:
                     slot = self.n_slots
                     self.n_slots = slot + 1
@@ -271,16 +276,21 @@ class TapeTrace(Trace):
                     self.n_records += 1
                     self.shape_keys += (rule, a.slot)
                     return out
-        elif len(args) == 2 and not params:  # the next commonest: x * y, x * c, x + 1.0
+        elif n == 2:    # ... x * y, x * c, x + 1.0, x @ w
             a, b = args
             if type(a) is TapeTracer and a._trace is self and a.slot >= 0:
                 if type(b) is TapeTracer and b._trace is self and b.slot >= 0:
-                    rule, wired, const = _rules.get((prim, a.sig, b.sig)), b.slot, None
+                    key, wired, const = (prim, a.sig, b.sig), b.slot, None
                 elif type(b) is np.ndarray:
-                    rule, wired, const = _rules.get((prim, a.sig, -_sig(b))), None, b
+                    key, wired, const = (prim, a.sig, -_sig(b)), None, b
                 elif type(b) is float:
-                    rule, wired, const = _rules.get((prim, a.sig, float)), None, b
+                    key, wired, const = (prim, a.sig, float), None, b
                 else:
+                    key = None
+                try:
+                    rule = None if key is None else _rules.get(
+                        key + (tuple(params.items()),) if params else key)
+                except TypeError:           # unhashable params
                     rule = None
                 if rule is not None and rule is not _GENERAL and rule.has_tangent:
                     if type(const) is np.ndarray:
