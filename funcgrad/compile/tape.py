@@ -430,10 +430,11 @@ class TapeTrace(Trace):
         finally:
             set_trace(prev)
         in_slots = [s for s in slots if s >= 0]
-        return self._record(lambda cts: ad.backward_pass(lin, cts), outs,
+        return self._push(lambda cts: ad.backward_pass(lin, cts), outs,
                             lin.info["nonzero_outputs"], in_slots, prim.multiple_results)
 
-    def _record(self, backward, outs, nonzero, in_slots, multiple):
+    def _push(self, backward, outs, nonzero, in_slots, multiple):
+        """Tape a general node (`backward` maps its output cotangents to its inputs')."""
         out_slots, results = [], []
         for o, nz in zip(outs, nonzero):
             if nz:
@@ -482,7 +483,7 @@ class TapeTrace(Trace):
             return [_fit(ad._as_array(c), a) for c, a, s in zip(cts_in, in_avals, slots)
                     if s >= 0]
 
-        outs = self._record(backward, flat_out, [True] * len(flat_out),
+        outs = self._push(backward, flat_out, [True] * len(flat_out),
                             [s for s in slots if s >= 0], True)
         return tree.unflatten(out_tree, outs)
 
