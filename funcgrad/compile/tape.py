@@ -34,6 +34,7 @@ import threading
 
 import numpy as np
 
+from .. import tree
 from ..core.ir import Graph, Var
 from ..core.primitive import on_rule_change
 from ..core.source import user_source
@@ -49,6 +50,7 @@ from ..core.trace import (
 from ..core.types import ArrayType, type_of
 from ..prims.families import zeros
 from ..transforms import ad
+from ..transforms.custom import _custom_lin_transpose, run_fwd_rule
 from .codegen import compile_graph
 from .passes import optimize
 
@@ -405,7 +407,7 @@ class TapeTrace(Trace):
             if type(value) is TapeTracer:
                 out._primal, out.slot, out.sig = value._primal, value.slot, value.sig
             else:
-                value = _as_array(value)
+                value = ad._as_array(value)
                 out._primal, out.slot, out.sig = value, -1, -_sig(value)
 
     def program_key(self, outs) -> tuple:
@@ -439,7 +441,7 @@ class TapeTrace(Trace):
         for o, nz in zip(outs, nonzero):
             if nz:
                 out_slots.append(self.n_slots)
-                o = _as_array(o) if self.concrete else o
+                o = ad._as_array(o) if self.concrete else o
                 results.append(TapeTracer(self, o, self.n_slots, _sig(o)))
                 self.n_slots += 1
             else:
@@ -451,7 +453,6 @@ class TapeTrace(Trace):
 
     def process_custom_vjp(self, name: str, fwd, bwd, args: tuple):
         """A custom_vjp function (or checkpoint): run `fwd` on the primals, tape `bwd`."""
-        from .. import tree
         self.materialize()
         flat, in_tree = tree.flatten(args)
         slots = [a.slot if type(a) is TapeTracer and a._trace is self else -1 for a in flat]
@@ -462,17 +463,10 @@ class TapeTrace(Trace):
         in_avals = [type_of(p).strong() for p in primals]
         prev = set_trace(self.parent)
         try:
-            res_out = fwd(*tree.unflatten(in_tree, primals))
+            flat_out, out_tree, res = run_fwd_rule(name, fwd, in_tree, primals)
         finally:
             set_trace(prev)
-        if not (isinstance(res_out, tuple) and len(res_out) == 2):
-            from ..core.source import where
-            raise TypeError(f"custom_vjp: the fwd rule of {name} must return a pair "
-                            f"(output, residuals){where()}")
-        out, res = res_out
-        flat_out, out_tree = tree.flatten(out)
         out_avals = [type_of(o).strong() for o in flat_out]
-        from ..transforms.custom import _custom_lin_transpose
 
         def backward(cts):
             cts = [zeros(a) if c is None else c for c, a in zip(cts, out_avals)]
@@ -550,10 +544,6 @@ def _forward_sig(key, prim, args, params) -> int:
     return sig
 
 
-def _as_array(x):
-    return x if isinstance(x, (np.ndarray, np.generic, Tracer)) else np.asarray(x)
-
-
 def _clear() -> None:
     with _lock:
         _rules.clear()
@@ -566,16 +556,23 @@ def _clear() -> None:
 on_rule_change(_clear)
 
 
+def _sighted_before(seen: dict, key) -> bool:
+    """Count a sighting of `key`; True (and forget it) from the _COMPILE_AFTER-th on."""
+    with _lock:
+        n = seen.get(key, 0) + 1
+        if n >= _COMPILE_AFTER:
+            seen.pop(key, None)
+            return True
+        if len(seen) > _MAX_RULES:
+            seen.clear()
+        seen[key] = n
+        return False
+
+
 def _miss(key, prim, primals, params, live):
     """A signature without a cached rule: compile one if it has been seen before."""
-    with _lock:
-        n = _seen.get(key, 0) + 1
-        if n < _COMPILE_AFTER:
-            if len(_seen) > _MAX_RULES:
-                _seen.clear()
-            _seen[key] = n
-            return _GENERAL
-        _seen.pop(key, None)
+    if not _sighted_before(_seen, key):
+        return _GENERAL
     try:
         rule = _build(prim, primals, live, params)
     except Exception:
@@ -691,14 +688,8 @@ def _program(trace: TapeTrace, outs: list, in_values: list) -> _Program | None:
     prog = _programs.get(key)
     if prog is not None:
         return None if prog is _GENERAL else prog
-    with _lock:
-        n = _seen_programs.get(key, 0) + 1
-        if n < _COMPILE_AFTER:
-            if len(_seen_programs) > _MAX_RULES:
-                _seen_programs.clear()
-            _seen_programs[key] = n
-            return None
-        _seen_programs.pop(key, None)
+    if not _sighted_before(_seen_programs, key):
+        return None
     consts = [o for o in outs if not (type(o) is TapeTracer and o._trace is trace)]
     values = in_values + trace.consts + consts
     n_in = trace.n_inputs
@@ -757,7 +748,7 @@ def vjp_flat(f, primals: list, kind: str = "vjp"):
             out_p.append(o)
             out_slots.append(-1)
     in_slots = [x.slot if type(x) is TapeTracer else -1 for x in ins]
-    out_avals = [_as_array(o) for o in out_p]
+    out_avals = [ad._as_array(o) for o in out_p]
 
     def vjp_fn(cts_out: list) -> list:
         cts_out = [c if c is None else _fit(ad._as_array(c), a)
@@ -772,7 +763,7 @@ def vjp_flat(f, primals: list, kind: str = "vjp"):
 def _run_program(prog: _Program, trace: TapeTrace, outs, in_values, ins, in_avals):
     consts = [o for o in outs if not (type(o) is TapeTracer and o._trace is trace)]
     results = prog.fwd(*in_values, *trace.consts, *consts)
-    out_p = [_as_array(o) for o in results[:prog.n_out]]
+    out_p = [ad._as_array(o) for o in results[:prog.n_out]]
     residuals = results[prog.n_out:]
     out_avals = out_p
     # cotangent i of the program's inputs belongs to primal in_index[i]

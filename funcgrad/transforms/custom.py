@@ -32,6 +32,18 @@ custom_lin_p = Primitive("custom_lin", None,
                          transpose=_custom_lin_transpose, multiple_results=True, linear=True)
 
 
+def run_fwd_rule(fun_name: str, fwd: Callable, in_tree, primals: list):
+    """Call a custom_vjp's fwd rule on flat primals (in the current trace): the flat outputs,
+    their tree and the residuals, or a TypeError naming the function."""
+    res_out = fwd(*tree.unflatten(in_tree, primals))
+    if not (isinstance(res_out, tuple) and len(res_out) == 2):
+        raise TypeError(f"custom_vjp: the fwd rule of {fun_name} must return a pair "
+                        f"(output, residuals){where()}")
+    out, res = res_out
+    flat_out, out_tree = tree.flatten(out)
+    return flat_out, out_tree, res
+
+
 def _apply_custom_rule(fun_name: str, fwd: Callable, bwd: Callable, args: tuple):
     """Under the forward half of reverse mode: run fwd, and record bwd as a linear equation."""
     trace = current_trace()
@@ -50,12 +62,7 @@ def _apply_custom_rule(fun_name: str, fwd: Callable, bwd: Callable, args: tuple)
                 for a in flat]
     prev = set_trace(trace.parent)
     try:
-        res_out = fwd(*tree.unflatten(in_tree, primals))
-        if not (isinstance(res_out, tuple) and len(res_out) == 2):
-            raise TypeError(f"custom_vjp: the fwd rule of {fun_name} must return a pair "
-                            f"(output, residuals){where()}")
-        out, res = res_out
-        flat_out, out_tree = tree.flatten(out)
+        flat_out, out_tree, res = run_fwd_rule(fun_name, fwd, in_tree, primals)
         from ..core.types import type_of
         in_avals = [type_of(p).strong() for p in primals]
         out_avals = [type_of(o).strong() for o in flat_out]
