@@ -944,6 +944,14 @@ def _thread_function(k):
 _THREAD_SHAPES = [(3,), (2, 4), (5,), (3, 3)]
 
 
+def _run_in_threads(work, n: int) -> None:
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def test_threads_running_programs_agree_with_one_thread():
     xs = [np.linspace(-1.0, 1.0, int(np.prod(s))).reshape(s) for s in _THREAD_SHAPES]
     single = [fg.grad(_thread_function(k))(xs[k]) for k in range(4)]
@@ -959,11 +967,7 @@ def test_threads_running_programs_agree_with_one_thread():
         except BaseException as err:      # reported in the main thread
             errors.append(err)
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _run_in_threads(work, 4)
     assert not errors, errors
     assert tape.program_count() >= 1
     for k in range(4):
@@ -992,11 +996,7 @@ def test_threads_sharing_one_function_with_different_shapes():
         except BaseException as err:
             errors.append(err)
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _run_in_threads(work, 4)
     assert not errors, errors
     for k in range(4):
         for got in results[k]:
