@@ -157,12 +157,10 @@ def _simplify(name, ins, params, out_aval, producer, value):
         if any(a is not b for a, b in zip(new_ins, ins)):
             return _eqn_like(producer, name, new_ins, params)
         return None
-    if name in ("reshape", "broadcast_to", "convert_element_type", "stop_gradient",
-                "transpose", "rev") and _same_type(ins[0], out_aval) and (
+    if name in ("reshape", "broadcast_to", "convert_element_type", "transpose",
+                "rev") and _same_type(ins[0], out_aval) and (
             name != "transpose" or params["perm"] == tuple(range(out_aval.ndim))) and (
             name != "rev" or not any(out_aval.shape[a] > 1 for a in params["axes"])):
-        return ins[0]
-    if name == "stop_gradient":
         return ins[0]
     if name == "reduce_sum" and not params["axes"]:
         return ins[0] if _same_type(ins[0], out_aval) else None
