@@ -4,7 +4,7 @@
 >>> fg.grad(lambda x: x ** 2)(3.0)
 array(6.)
 """
-from . import errors, nn, numpy, optim, test_util, tree  # noqa: F401  (numpy installs operators)
+from . import debug, errors, nn, numpy, optim, test_util, tree  # noqa: F401
 from .compile import tape as _tape  # noqa: F401  (installs eager reverse mode)
 from .compile.jit import jit
 from .control import cond, fori_loop, scan, switch, while_loop
@@ -28,5 +28,5 @@ __all__ = [
     "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "hessian",
     "vmap", "jit", "cond", "switch", "while_loop", "fori_loop", "scan", "debug_nans",
     "stop_gradient", "custom_vjp", "checkpoint", "make_graph",
-    "errors", "numpy", "tree", "nn", "optim", "test_util",
+    "debug", "errors", "numpy", "tree", "nn", "optim", "test_util",
 ]

@@ -1,7 +1,10 @@
 """Derivative checks for tests (like jax.test_util): AD against finite differences, any order.
 
 Forward mode is compared with a central difference in one random direction; reverse mode with
-the inner-product identity <vjp(ct), t> == <ct, J t>, which is cheap at any size.
+the inner-product identity <vjp(ct), t> == <ct, J t>, which is cheap at any size. Complex values
+get random complex directions (real and imaginary parts), and the pairing is JAX's,
+<a, b> = Re(sum(a * b)): the one under which a complex-linear map's transpose is its plain
+transpose.
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ def _is_float(x) -> bool:
 def _least_precise(*trees) -> np.dtype:
     """The float dtype with the fewest bits among the leaves (float64 when there are none)."""
     dts = [np.asarray(x).dtype for t in trees for x in tree.leaves(t) if _is_float(x)]
-    dts = [np.dtype(np.float64) if dt.kind == "c" else dt for dt in dts]
+    dts = [np.finfo(dt).dtype if dt.kind == "c" else dt for dt in dts]
     return min(dts, key=lambda dt: dt.itemsize, default=np.dtype(np.float64))
 
 
@@ -37,21 +40,27 @@ def _defaults(dtype: np.dtype, atol, rtol, eps) -> tuple[float, float, float]:
 
 
 def _rand_like(rng: np.random.Generator, t: Any) -> Any:
-    """A standard normal pytree like `t` (zeros for integer and boolean leaves: no tangent)."""
+    """A standard normal pytree like `t` (zeros for integer and boolean leaves: no tangent;
+    complex leaves get independent real and imaginary parts)."""
     def one(x):
         x = np.asarray(x)
         if not _is_float(x):
             return np.zeros(x.shape, x.dtype)
+        if x.dtype.kind == "c":
+            return (rng.standard_normal(x.shape) + 1j * rng.standard_normal(x.shape)).astype(
+                x.dtype)
         return rng.standard_normal(x.shape).astype(x.dtype)
     return tree.map(one, t)
 
 
 def _inner(a: Any, b: Any) -> float:
-    """<a, b> summed over the float leaves of two pytrees of the same structure, in float64."""
+    """<a, b> = Re(sum(a * b)) over the float and complex leaves of two pytrees of the same
+    structure, in double precision."""
     total = 0.0
     for x, y in zip(tree.leaves(a), tree.leaves(b), strict=True):
         if _is_float(x) and _is_float(y):
-            total += float(np.sum(np.asarray(x, np.float64) * np.asarray(y, np.float64)))
+            total += float(np.real(np.sum(np.asarray(x, np.complex128)
+                                          * np.asarray(y, np.complex128))))
     return total
 
 
@@ -78,8 +87,8 @@ def check_close(got: Any, expected: Any, atol: float, rtol: float, what: str = "
         if not _is_float(e) and not _is_float(g):
             ok = np.array_equal(g, e)
         else:
-            ok = np.allclose(np.asarray(g, np.float64), np.asarray(e, np.float64),
-                             atol=atol, rtol=rtol)
+            wide = np.complex128 if "c" in (g.dtype.kind, e.dtype.kind) else np.float64
+            ok = np.allclose(np.asarray(g, wide), np.asarray(e, wide), atol=atol, rtol=rtol)
         if not ok:
             d = "" if direction is None else f"\n  direction: {_show_tree(direction)}"
             raise AssertionError(f"{what}{where} mismatch (atol={atol:g}, rtol={rtol:g}){d}"

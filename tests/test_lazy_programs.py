@@ -82,7 +82,7 @@ def test_programs_see_new_values_of_inputs_and_constants():
 
 def test_value_dependent_python_control_flow_never_reuses_a_stale_program():
     def f(x):
-        if float(fnp.sum(x)) > 0:           # needs a value: the call materialises
+        if fnp.sum(x) > 0:                  # needs a value: the call materialises
             return fnp.sum(x ** 3)
         return fnp.sum(fnp.sin(x))
 

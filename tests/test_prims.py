@@ -318,6 +318,33 @@ def stop_gradient_case(draw, dtype):
     return (lambda xp, x: fnp.stop_gradient(x) * x if xp is fnp else x * x), [x]
 
 
+def complex_part_case(part: str):
+    """real/imag/conj of a complex value made from two real arguments (so that every check,
+    finite differences included, runs on real inputs) and turned back into a real output."""
+    def build(draw, dtype):
+        sx, sy = draw(broadcast_group(2), label="shapes")
+        x, y = values(draw, [sx, sy], dtype, None)
+
+        def fn(xp, x, y):
+            z = (x + 1j * y) * (x - 0.5j)       # complex, not holomorphic in (x, y) jointly
+            if part == "conj":
+                return xp.real(xp.conj(z) * (1.5 + 0.5j))
+            return getattr(xp, part)(z) * x
+        return fn, [x, y]
+    return build
+
+
+def debug_callback_case(draw, dtype):
+    (x,) = values(draw, [draw(SHAPES)], dtype, None)
+    seen = []
+
+    def fn(xp, x):
+        if xp is fnp:
+            fg.debug.callback(lambda v: seen.append(np.shape(v)), x * 2.0)
+        return x * x
+    return fn, [x]
+
+
 def cond_case(draw, dtype):
     sx, sy = draw(broadcast_group(2), label="shapes")
     p = np.array(draw(st.booleans(), label="pred"))
@@ -407,6 +434,10 @@ CASES: dict[str, Callable] = {
     "scatter_set": scatter_case("set"),
     "full": full_case,
     "stop_gradient": stop_gradient_case,
+    "real": complex_part_case("real"),
+    "imag": complex_part_case("imag"),
+    "conj": complex_part_case("conj"),
+    "debug_callback": debug_callback_case,
     "cond": cond_case,
     "scan": scan_case,
     "while": while_case,
@@ -539,3 +570,72 @@ def test_integer_pow_of_bool_has_numpy_dtype():
     for n in (0, 2, 3):
         assert fg.make_graph(lambda x, n=n: fnp.power(x, n))(x).out_avals[0].dtype == np.int64
         assert np.asarray(fnp.power(x, n)).dtype == np.power(x, n).dtype
+
+
+# ---------------------------------------------------------------- complex numbers
+
+def _accepts_complex(prim, arity: int) -> bool:
+    from funcgrad.core.types import ArrayType
+    try:
+        prim.abstract_eval(*[ArrayType((2,), np.complex128)] * arity)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def _arity(prim) -> int:
+    return 3 if prim.name == "select" else 2 if prim.name in BINARY or prim.name in (
+        "and", "or", "xor", "rem", "atan2") else 1
+
+
+# Every elementwise primitive whose shape rule accepts complex operands, from the registry:
+# its complex derivative is checked against finite differences in random complex (real and
+# imaginary) directions. The parameterised ones (integer_pow, convert_element_type) and select
+# (its predicate is boolean) get their own operands below.
+COMPLEX_ELEMENTWISE = sorted(
+    n for n, p in registry.items() if p.elementwise and not p.nondiff and n not in (
+        "select", "integer_pow", "convert_element_type") and _accepts_complex(p, _arity(p)))
+
+
+def test_complex_elementwise_set_is_what_numpy_accepts():
+    # relu and logistic (no complex meaning) refuse complex operands; everything NumPy's ufuncs
+    # take is differentiable for complex values.
+    assert {"exp", "log", "sqrt", "abs", "mul", "div", "pow", "real", "imag", "conj", "max",
+            "arccosh"} <= set(COMPLEX_ELEMENTWISE)
+    for name in ("relu", "logistic"):
+        with pytest.raises(TypeError, match="real numbers only"):
+            fg.grad(lambda z, p=registry[name]: fnp.real(p.bind(z)))(np.array(1.0 + 1.0j))
+
+
+def _complex_values(rng, shape):
+    # Real parts in (0.3, 1.2), imaginary parts in (0.2, 0.8): away from every branch cut of
+    # NumPy's principal branches (the real axis outside (-1, 1) or below 1, the imaginary axis
+    # beyond +-i), from zero, and with distinct real parts (no ties for max/min).
+    n = int(np.prod(shape, dtype=np.int64))
+    re = 0.3 + 0.9 * (rng.permutation(n) + rng.uniform(0.1, 0.9, n)) / max(n, 1)
+    return (re + 1j * rng.uniform(0.2, 0.8, n)).reshape(shape)
+
+
+@pytest.mark.parametrize("name", COMPLEX_ELEMENTWISE)
+@settings(max_examples=6)
+@given(data=st.data())
+def test_complex_derivatives(name, data):
+    prim = registry[name]
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    shapes = data.draw(broadcast_group(_arity(prim), min_side=1), label="shapes")
+    args = [_complex_values(rng, s) for s in shapes]
+    if name == "pow":
+        args[1] = args[1] * 0.5     # modest exponents
+    check_grads(lambda *xs: prim.bind(*xs), args, order=2)
+
+
+def test_complex_select_integer_pow_and_casts():
+    rng = np.random.default_rng(0)
+    z, w = _complex_values(rng, (3,)), _complex_values(rng, (3,))
+    pred = np.array([True, False, True])
+    check_grads(lambda z, w: fnp.where(pred, z, w), (z, w), order=2)
+    for n in (2, 3, -1):
+        check_grads(lambda z, n=n: fnp.power(z, n), (z,), order=2)
+    check_grads(lambda z: fnp.astype(z, np.complex64), (z,), order=2, atol=1e-3, rtol=1e-3)
+    check_grads(lambda x: fnp.astype(x, np.complex128) * (1 + 2j), (z.real,), order=2)
+    check_grads(lambda z: fnp.astype(z, np.float64), (z,), order=2)     # the real part

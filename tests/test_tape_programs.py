@@ -365,10 +365,10 @@ def test_alternating_dtypes_of_one_function():
 
 # ------------------------------------------------------- 3. value-dependent control flow
 
-def test_python_if_on_float_of_a_value_alternating_sign():
+def test_python_if_on_a_stopped_value_alternating_sign():
     def f(x):
         y = fnp.sin(x) * 2.0
-        if float(fnp.sum(x)) > 0:
+        if float(fg.stop_gradient(fnp.sum(x))) > 0:
             return fnp.sum(y * x)
         return fnp.sum(fnp.exp(x) + y)
 
@@ -406,7 +406,7 @@ def test_control_flow_on_item_and_formatting_of_a_value():
     def f(x):
         y = fnp.exp(x)
         label = f"{fnp.sum(y)}"                # formatting needs a value
-        scale = 3.0 if fnp.max(y).item() > 2.0 else 1.0
+        scale = 3.0 if fg.stop_gradient(fnp.max(y)).item() > 2.0 else 1.0
         return fnp.sum(y * scale) + 0.0 * len(label)
 
     g = fg.grad(f)

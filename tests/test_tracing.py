@@ -244,8 +244,15 @@ def test_methods_match_numpy(name, args, kwargs):
 
 def test_sort_item_and_tolist():
     assert_same(run_traced(lambda x: x.sort(axis=0), X), np.sort(X, axis=0))
-    assert fg.grad(lambda x: x * x.sum().item())(2.0) == 2.0   # item() is a constant
-    assert fg.grad(lambda x: (x * len(x.tolist())).sum())(np.ones(3)).tolist() == [3.0] * 3
+    # item() and tolist() of a value being differentiated would drop its derivative: they
+    # raise; of a stopped value they are constants
+    with pytest.raises(ConcretizationError, match=r"item\(\).*stop_gradient"):
+        fg.grad(lambda x: x * x.sum().item())(2.0)
+    with pytest.raises(ConcretizationError, match=r"tolist\(\)"):
+        fg.grad(lambda x: (x * len(x.tolist())).sum())(np.ones(3))
+    assert fg.grad(lambda x: x * fg.stop_gradient(x.sum()).item())(2.0) == 2.0
+    assert fg.grad(lambda x: (x * len(fg.stop_gradient(x).tolist())).sum())(
+        np.ones(3)).tolist() == [3.0] * 3
     with pytest.raises(ConcretizationError, match=r"item\(\)"):
         fg.make_graph(lambda x: x.sum().item())(X)
     assert fg.grad(lambda x: float(f"{x.sum():.1f}") * x)(3.0) == 3.0    # f-strings format
@@ -385,8 +392,12 @@ def test_concretization_errors_name_the_operation_and_line(f, operation):
 
 
 def test_concrete_values_are_usable_without_jit():
-    """Under grad values are concrete: Python control flow on them works, as in PyTorch."""
+    """Under grad values are concrete: Python control flow on them works, as in PyTorch;
+    conversions that would drop the derivative (float(), np.asarray) raise."""
     assert_same(fg.grad(lambda x: _branch(x).sum())(X), np.sign(X.sum()) * np.ones_like(X))
-    assert_same(fg.grad(lambda x: _to_float(x).sum())(X), np.full_like(X, X[0, 0]))
+    with pytest.raises(ConcretizationError, match="float"):
+        fg.grad(lambda x: _to_float(x).sum())(X)
+    assert_same(fg.grad(lambda x: _to_float(fg.stop_gradient(x)).sum())(X),
+                np.zeros_like(X))
     with pytest.raises(ConcretizationError, match="np.asarray"):
         fg.grad(lambda x: _as_array(x).sum())(X)    # would silently drop the gradient

@@ -160,6 +160,13 @@ def _cases():
          ["real"] * 2, [(4, 3, 2), (2, 5, 4)]),
         ("scalar-dot", lambda a, b: la.dot_general(a, b, ((), ())), ["real"] * 2, [(), (3,)]),
         ("stop_gradient", sp.stop_gradient_p.bind, ["real"], [(2, 3)]),
+        # complex intermediates between real inputs and outputs (jacfwd needs real inputs)
+        ("real", lambda x, y: ew.real((x + 1j * y) * (x - 0.5j)), ["real"] * 2, [(2, 3), (3,)]),
+        ("imag", lambda x, y: ew.imag((x + 1j * y) * (x - 0.5j)), ["real"] * 2, [(2, 3), ()]),
+        ("conj", lambda x, y: ew.real(ew.conj(x + 1j * y) * (1.5 + 0.5j)), ["real"] * 2,
+         [(3,), (2, 3)]),
+        ("debug_callback", lambda x: (fg.debug.callback(lambda v: None, x), x * 2.0)[1],
+         ["real"], [(2, 3)]),
         ("full", lambda x: x + sp.full(shape=(2, 3), fill_value=1.5, dtype=np.float64),
          ["real"], [(2, 3)]),
     ]

@@ -179,7 +179,7 @@ def generate(graph: Graph, fn_name: str = "compiled", copy_outputs: bool = True,
         target = ", ".join(outs) if prim.multiple_results else outs[0]
         if prim.multiple_results and len(outs) == 1:
             target += ","
-        lines.append(f"    {target} = {expr}")
+        lines.append(f"    {target} = {expr}" if target else f"    {expr}")
         dead = [name_of[v] for v in dict.fromkeys(eqn.inputs) if isinstance(v, Var)
                 and last_use.get(v) == i and v not in pinned and v.aval.size >= _FREE_MIN]
         if dead:

@@ -35,6 +35,8 @@ def cse(graph: Graph) -> Graph:
     for eqn in graph.eqns:
         ins = [subst.get(v, v) if isinstance(v, Var) else v for v in eqn.inputs]
         try:
+            if eqn.primitive.effect:
+                raise TypeError   # each side effect happens: never merged with an equal one
             in_keys = tuple(_key(v) for v in ins)
             if eqn.primitive.name in _COMMUTATIVE:
                 in_keys = tuple(sorted(in_keys, key=_order))
@@ -76,6 +78,9 @@ def fold_and_simplify(graph: Graph) -> Graph:
     for eqn in graph.eqns:
         ins = [subst.get(v, v) if isinstance(v, Var) else v for v in eqn.inputs]
         prim, params = eqn.primitive, eqn.params
+        if prim.effect:
+            eqns.append(Eqn(prim, ins, eqn.outputs, params, eqn.source))
+            continue
         out_aval = eqn.outputs[0].aval
         # 1. fold: every input known, small result, a plain (not multiple-result) primitive
         if not prim.multiple_results and prim.impl is not None and \

@@ -45,6 +45,7 @@ from ..core.trace import (
     Trace,
     Tracer,
     current_trace,
+    reraise_conversion,
     set_trace,
 )
 from ..core.types import ArrayType, type_of
@@ -138,6 +139,7 @@ class TapeTracer(Tracer):
     is lazy the primal is not computed yet: reading it materialises the trace."""
 
     __slots__ = ("_primal", "slot", "sig")
+    abstract = False
 
     def __init__(self, trace: TapeTrace, primal, slot: int, sig: int):
         self._trace, self._primal, self.slot, self.sig = trace, primal, slot, sig
@@ -158,8 +160,11 @@ class TapeTracer(Tracer):
     ndim = property(lambda self: len(_sig_types[abs(self.sig)][0]))
     size = property(lambda self: int(np.prod(_sig_types[abs(self.sig)][0], dtype=np.int64)))
 
-    def concrete(self, op: str):
+    def unwrap(self, op: str):
         return self.primal
+
+    def differentiated(self) -> bool:
+        return self.slot >= 0
 
 
 class TapeTrace(Trace):
@@ -736,9 +741,10 @@ def vjp_flat(f, primals: list, kind: str = "vjp"):
     prev = set_trace(trace)
     try:
         outs = f(*ins)
-    except BaseException:
+    except BaseException as err:
         trace.alive = False
         trace.release()
+        reraise_conversion(err)
         raise
     finally:
         set_trace(prev)

@@ -9,7 +9,7 @@ import numpy as np
 from .. import tree
 from ..core.ir import Graph, Lit, Var
 from ..core.source import user_source
-from ..core.trace import GraphTrace, current_trace, set_trace
+from ..core.trace import GraphTrace, current_trace, reraise_conversion, set_trace
 from ..core.types import ArrayType, is_float, type_of
 from ..transforms.api import as_value
 
@@ -32,6 +32,9 @@ def trace_flat(fun: Callable, avals: list[ArrayType], kind: str) -> tuple[Graph,
     try:
         outs = fun(*ins)
         graph = trace.to_graph(trace.invars, list(outs))
+    except ValueError as err:
+        reraise_conversion(err)
+        raise
     finally:
         set_trace(prev)
         trace.alive = False

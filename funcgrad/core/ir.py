@@ -115,11 +115,12 @@ class Graph:
 
 
 def dce(graph: Graph) -> Graph:
-    """Dead-code elimination: drop equations none of whose outputs is needed (all pure)."""
+    """Dead-code elimination: drop equations none of whose outputs is needed (side effects,
+    such as debug callbacks, are always needed)."""
     live = {v for v in graph.outvars if isinstance(v, Var)}
     kept = []
     for eqn in reversed(graph.eqns):
-        if any(v in live for v in eqn.outputs):
+        if eqn.primitive.effect or any(v in live for v in eqn.outputs):
             kept.append(eqn)
             live.update(v for v in eqn.inputs if isinstance(v, Var))
     kept.reverse()

@@ -22,7 +22,9 @@ class Primitive:
 
     Slots: `impl` (NumPy evaluation), `abstract_eval` (shape/dtype rule), `jvp` (forward
     derivative, nonlinear primitives), `transpose` (linear primitives), `batch` (vmap), `emit`
-    (a codegen template or function), `cost` (FLOPs), `domain` (input range used by tests).
+    (a codegen template or function), `cost` (FLOPs), `domain` (input range used by tests),
+    `effect` (it has a side effect, a debug callback: never removed, merged or deferred),
+    `elementwise` (it maps its broadcast operands element by element).
 
     >>> from funcgrad.prims.elementwise import sin_p
     >>> sin_p.name
@@ -30,19 +32,22 @@ class Primitive:
     """
 
     __slots__ = ("name", "impl", "abstract_eval", "jvp", "transpose", "batch", "emit",
-                 "multiple_results", "linear", "nondiff", "domain", "cost", "__weakref__")
+                 "multiple_results", "linear", "nondiff", "domain", "cost", "effect",
+                 "elementwise", "__weakref__")
 
     def __init__(self, name: str, impl: Callable, abstract_eval: Callable, *,
                  jvp: Callable | None = None, transpose: Callable | None = None,
                  batch: Callable | None = None, emit: Any = None,
                  multiple_results: bool = False, linear: bool = False, nondiff: bool = False,
-                 domain: Any = None, cost: Callable | None = None):
+                 domain: Any = None, cost: Callable | None = None, effect: bool = False,
+                 elementwise: bool = False):
         if name in registry:
             raise ValueError(f"primitive {name!r} is already declared")
         self.name, self.impl, self.abstract_eval = name, impl, abstract_eval
         self.jvp, self.transpose, self.batch, self.emit = jvp, transpose, batch, emit
         self.multiple_results, self.linear, self.nondiff = multiple_results, linear, nondiff
-        self.domain, self.cost = domain, cost
+        self.domain, self.cost, self.effect = domain, cost, effect
+        self.elementwise = elementwise
         registry[name] = self
 
     def __setattr__(self, name: str, value) -> None:

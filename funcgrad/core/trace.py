@@ -113,6 +113,7 @@ class Tracer:
 
     __slots__ = ("_trace",)
     __array_priority__ = 1000
+    abstract = True     # a value known only by its type (jit, make_graph); see unwrap
 
     @property
     def aval(self) -> ArrayType:  # pragma: no cover - abstract
@@ -128,21 +129,46 @@ class Tracer:
             raise TypeError("len() of a 0-d traced array")
         return self.aval.shape[0]
 
-    def concrete(self, op: str):
-        """The concrete NumPy value, or ConcretizationError if this trace is abstract."""
+    def unwrap(self, op: str):
+        """What this value stands for one level out: a value of the parent trace (a tracer of
+        an outer transformation, or a concrete array). Abstract traces (jit, make_graph) raise
+        ConcretizationError; a value batched by vmap is ambiguous and raises too."""
         raise ConcretizationError(_concretization_message(self, op))
+
+    def differentiated(self) -> bool:
+        """Does this value carry a derivative of its own trace (a tangent, a tape slot)?"""
+        return False
+
+    def concrete(self, op: str):
+        """The concrete NumPy value, for operations that need a value but lose no derivative
+        (bool(), int(), indexing: their derivative is zero almost everywhere, as in JAX)."""
+        v = self
+        while isinstance(v, Tracer):
+            v = v.unwrap(op)
+        return v
+
+    def convert(self, op: str):
+        """The concrete value for a conversion that leaves funcgrad (float(), .item(),
+        np.asarray...): refused with ConcretizationError while the value is being
+        differentiated, because the derivative would be silently dropped."""
+        v = self
+        while isinstance(v, Tracer):
+            if v.abstract or v.differentiated():
+                raise ConcretizationError(_conversion_message(v, op))
+            v = v.unwrap(op)
+        return v
 
     def __bool__(self):
         return bool(self.concrete("bool()"))
 
     def __float__(self):
-        return float(self.concrete("float()"))
+        return float(self.convert(_FLOAT_OP))
 
     def __int__(self):
         return int(self.concrete("int()"))
 
     def __complex__(self):
-        return complex(self.concrete("complex()"))
+        return complex(self.convert("complex()"))
 
     def __index__(self):
         v = self.concrete("use as an index")
@@ -151,17 +177,42 @@ class Tracer:
         return int(v)
 
     def __array__(self, dtype=None, copy=None):
-        raise ConcretizationError(
-            f"np.asarray()/np.array() was called on a traced value {self.aval.short()}{where()}; "
-            f"converting it to a NumPy array would silently drop it from fg.{self._trace.kind}. "
-            f"Use funcgrad.numpy (fnp.asarray) or NumPy functions on it directly, or "
-            f"fg.stop_gradient if a constant is what you want.")
+        v = np.asarray(self.convert(_ARRAY_OP))
+        return v if dtype is None else v.astype(dtype, copy=False)
 
     def __repr__(self) -> str:
         return f"Tracer<{self.aval.short()}, {self._trace.kind}>"
 
     def __hash__(self):
         return id(self)
+
+
+# What else calls these conversions, so that the message names what the user wrote.
+_FLOAT_OP = "float() (also called by math functions, np.float64(x) and out[i] = x)"
+_ARRAY_OP = "np.asarray() (also called by np.array, NumPy scalar types and out[i:j] = x)"
+
+
+def _conversion_message(x: Tracer, op: str) -> str:
+    kind = x._trace.kind
+    what = (f"needs a concrete value, but the traced value {x.aval.short()} is abstract under "
+            f"fg.{kind}{where()}: its value is only known when the compiled code runs."
+            if x.abstract else
+            f"would turn a value that fg.{kind} is differentiating ({x.aval.short()}) into a "
+            f"plain number or NumPy array{where()}, silently dropping its derivative.")
+    return (f"{op} {what} Compute with funcgrad.numpy instead (fnp.sqrt(x), not "
+            f"math.sqrt(x)); build arrays functionally (x.at[i].set(v) or fnp.stack), not by "
+            f"writing into a NumPy array; to log a value use fg.debug.print('{{}}', x) or "
+            f"float(fg.stop_gradient(x)).")
+
+
+def reraise_conversion(err: BaseException) -> None:
+    """Raise the ConcretizationError behind `err`, if any: NumPy reports a failed conversion
+    in `array[i] = value` as 'setting an array element with a sequence' (a tracer has
+    __getitem__), caused by the ConcretizationError that explains it. Transformations call
+    this where the user's function raised."""
+    cause = err.__cause__
+    if isinstance(err, ValueError) and isinstance(cause, ConcretizationError):
+        raise cause from None
 
 
 def _concretization_message(x: Tracer, op: str) -> str:
@@ -285,6 +336,7 @@ class GraphTrace(Trace):
 
 class JVPTracer(Tracer):
     __slots__ = ("primal", "tangent")
+    abstract = False
 
     def __init__(self, trace: JVPTrace, primal, tangent):
         self._trace, self.primal, self.tangent = trace, primal, tangent
@@ -293,9 +345,11 @@ class JVPTracer(Tracer):
     def aval(self) -> ArrayType:
         return type_of(self.primal).strong()
 
-    def concrete(self, op: str):
-        p = self.primal
-        return p.concrete(op) if isinstance(p, Tracer) else p
+    def unwrap(self, op: str):
+        return self.primal
+
+    def differentiated(self) -> bool:
+        return self.tangent is not None
 
 
 class JVPTrace(Trace):

@@ -357,6 +357,11 @@ def square(x):
     return _ew.integer_pow(_arr(x), 2)
 
 
+def _abs2(x):
+    """|x|^2, real: x * x, or Re(x conj(x)) for complex x (no square root of a square)."""
+    return real(x * conjugate(x)) if _dtype(x).kind == "c" else square(x)
+
+
 def reciprocal(x):
     """1 / x, traced (for floats; NumPy's integer reciprocal truncates).
 
@@ -435,31 +440,48 @@ def astype(x, dtype, /, *, copy=True, device=None):
 
 
 def real(val):
-    """The real part (funcgrad traces real dtypes only).
+    """The real part (of a real array: the array itself).
 
-    >>> real(_np.array([1.0]))
+    >>> real(_np.array([1.0 + 2.0j]))
     array([1.])
     """
-    return _real_only(val, "real")
+    val = _arr(val)
+    return _ew.real(val) if _dtype(val).kind == "c" else val
+
+
+def imag(val):
+    """The imaginary part (of a real array: zeros).
+
+    >>> imag(_np.array([1.0 + 2.0j]))
+    array([2.])
+    """
+    val = _arr(val)
+    return _ew.imag(val) if _dtype(val).kind == "c" else zeros_like(val)
 
 
 def conjugate(x):
-    """The complex conjugate: the identity on real values.
+    """The complex conjugate (of a real array: the array itself).
 
-    >>> conjugate(_np.array([1.0]))
-    array([1.])
+    >>> conjugate(_np.array([1.0 + 2.0j]))
+    array([1.-2.j])
     """
-    return _real_only(x, "conjugate")
+    x = _arr(x)
+    return _ew.conj(x) if _dtype(x).kind == "c" else x
 
 
 conj = conjugate
 
 
-def _real_only(x, name):
-    x = _arr(x)
-    if _dtype(x).kind == "c":
-        raise NotImplementedError(f"funcgrad does not support np.{name} on complex values")
-    return x
+def angle(z, deg: bool = False):
+    """The argument of complex numbers, atan2(imag, real) (in degrees with `deg`).
+
+    >>> float(angle(1.0j))
+    1.5707963267948966
+    """
+    z = _arr(z)
+    out = arctan2(imag(z), real(z)) if _dtype(z).kind == "c" else \
+        where(less(z, 0), _np.pi, 0.0) * ones_like(z, dtype=result_type(z, 1.0))
+    return out * (180.0 / _np.pi) if deg else out
 
 
 def deg2rad(x):
@@ -797,7 +819,7 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
     a = _arr(a) if dtype is None else astype(a, dtype)
     axes = _canonical_axes(axis, _ndim(a), "var")
     centered = a - mean(a, axis=axes, dtype=dtype, keepdims=True, where=where)
-    sq = _float_sum(square(centered), axes, None, keepdims, where)
+    sq = _float_sum(_abs2(centered), axes, None, keepdims, where)
     count = _count(a, axes, keepdims, where)
     if isinstance(count, int):  # NumPy's inf or NaN when ddof >= count
         return sq / (count - ddof) if count > ddof else sq * _np.inf
@@ -1640,16 +1662,16 @@ def vdot(a, b):
     >>> float(vdot(_np.ones((2, 2)), _np.ones((2, 2))))
     4.0
     """
-    return dot(ravel(a), ravel(b))
+    return dot(ravel(conjugate(a)), ravel(b))     # the first argument conjugated, as NumPy
 
 
 def vecdot(x1, x2, axis=-1):
-    """The dot product over `axis`, broadcasting the rest (np.vecdot, real values).
+    """The dot product over `axis`, broadcasting the rest (np.vecdot: x1 conjugated).
 
     >>> vecdot(_np.ones((2, 3)), _np.ones(3))
     array([3., 3.])
     """
-    return sum(multiply(x1, x2), axis=axis)
+    return sum(multiply(conjugate(x1), x2), axis=axis)
 
 
 def inner(a, b):

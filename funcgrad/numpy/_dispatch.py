@@ -191,7 +191,7 @@ def _format(x, spec: str) -> str:
 
 
 def _item(x, *args):
-    v = np.asarray(x.concrete("item()"))
+    v = np.asarray(x.convert("item()"))
     return v.item(*args)
 
 
@@ -263,7 +263,7 @@ def _install():
         "argsort": fnp.argsort, "take": fnp.take, "round": fnp.round, "repeat": fnp.repeat,
         "diagonal": fnp.diagonal, "trace": fnp.trace, "ptp": fnp.ptp, "nonzero": fnp.nonzero,
         "reshape": _reshape_method, "transpose": _transpose_method, "item": _item,
-        "tolist": lambda x: np.asarray(x.concrete("tolist()")).tolist(),
+        "tolist": lambda x: np.asarray(x.convert("tolist()")).tolist(),
         "conj": fnp.conjugate, "conjugate": fnp.conjugate, "copy": lambda x, order="C": x,
     }
     ops["__pow__"] = _power
@@ -278,6 +278,7 @@ def _install():
     T.mT = property(lambda x: fnp.swapaxes(x, -1, -2))
     T.at = property(lambda x: _At(x))
     T.real = property(fnp.real)
+    T.imag = property(fnp.imag)
     T.itemsize = property(lambda x: x.dtype.itemsize)
     T.nbytes = property(lambda x: x.size * x.dtype.itemsize)
 

@@ -20,7 +20,7 @@ def _as_float(x):
 
 def _sqrt_sum_squares(x, axes, keepdims):
     # sqrt is not differentiable at 0; a zero vector gets the subgradient 0 instead of NaN.
-    return fnp._safe_sqrt(fnp.sum(x * x, axis=axes, keepdims=keepdims))
+    return fnp._safe_sqrt(fnp.sum(fnp._abs2(x), axis=axes, keepdims=keepdims))
 
 
 def _vector_norm(x, ord, axis, keepdims):

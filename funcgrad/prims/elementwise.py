@@ -32,12 +32,14 @@ arccos_p = unary("arccos", np.arccos, lambda x, out: -1.0 / sqrt(1.0 - x * x),
                  domain=(-0.9, 0.9))
 arctan_p = unary("arctan", np.arctan, lambda x, out: 1.0 / (1.0 + x * x))
 arcsinh_p = unary("arcsinh", np.arcsinh, lambda x, out: 1.0 / sqrt(x * x + 1.0))
-arccosh_p = unary("arccosh", np.arccosh, lambda x, out: 1.0 / sqrt(x * x - 1.0),
-                  domain=(1.1, 4.0))
+# sqrt(x - 1) sqrt(x + 1), not sqrt(x^2 - 1): the same for real x, and the right branch for
+# complex x with a negative real part.
+arccosh_p = unary("arccosh", np.arccosh,
+                  lambda x, out: 1.0 / (sqrt(x - 1.0) * sqrt(x + 1.0)), domain=(1.1, 4.0))
 arctanh_p = unary("arctanh", np.arctanh, lambda x, out: 1.0 / (1.0 - x * x), domain=(-0.9, 0.9))
 # sqrt'(0) is inf, as NumPy would say, not an error.
 sqrt_p = unary("sqrt", np.sqrt, lambda x, out: 0.5 / out, domain=(0.1, 4.0))
-abs_p = unary("abs", np.abs, lambda x, out: sign(x), domain="nonzero")
+abs_p = unary("abs", np.abs, domain="nonzero")     # jvp below: |z| is real for complex z
 sign_p = unary("sign", np.sign, nondiff=True)
 floor_p = unary("floor", np.floor, nondiff=True)
 ceil_p = unary("ceil", np.ceil, nondiff=True)
@@ -56,7 +58,7 @@ def _logistic(x):
 
 
 _logistic.__name__ = "logistic"
-logistic_p = unary("logistic", _logistic, lambda x, out: out * (1.0 - out))
+logistic_p = unary("logistic", _logistic, lambda x, out: out * (1.0 - out), real_only=True)
 logistic_p.emit = None
 
 
@@ -68,7 +70,8 @@ _relu.__name__ = "relu"
 # Its own primitive for speed (np.maximum and one mask, where `where` is ~15x slower in
 # NumPy) and for the derivative convention: 0 at x = 0, as in PyTorch and JAX. (The mask is
 # a cast comparison: np.sign(out) is one pass but slower than both.)
-relu_p = unary("relu", _relu, lambda x, out: convert(x > 0, out.dtype), domain="nonzero")
+relu_p = unary("relu", _relu, lambda x, out: convert(x > 0, out.dtype), domain="nonzero",
+               real_only=True)
 
 # --- binary, broadcasting ----------------------------------------------------------------
 add_p = binary("add", np.add, linear=True)
@@ -86,9 +89,13 @@ def _reciprocal(y):
             return float(np.divide(1.0, y))
     return 1.0 / y
 # pow: the log(x) term only where x > 0, so x**y at x = 0 keeps a finite derivative in x.
-pow_p = binary("pow", np.power,
-               lambda x, y, out: y * pow(x, y - 1.0),
-               lambda x, y, out: select(x > 0, log(select(x > 0, x, 1.0)), 0.0) * out,
+def _pow_dy(x, y, out):
+    if _dtype_of(out).kind == "c":      # the principal log; 0 ** y has no log term
+        return select(x == 0, 0.0, log(select(x == 0, 1.0, x))) * out
+    return select(x > 0, log(select(x > 0, x, 1.0)), 0.0) * out
+
+
+pow_p = binary("pow", np.power, lambda x, y, out: y * pow(x, y - 1.0), _pow_dy,
                domain="positive")
 max_p = binary("max", np.maximum,  # ties split the derivative evenly, as in JAX
                lambda x, y, out: _tie_weight(x, y, out), lambda x, y, out: _tie_weight(y, x, out),
@@ -115,8 +122,14 @@ or_p = binary("or", np.logical_or, nondiff=True)
 xor_p = binary("xor", np.logical_xor, nondiff=True)
 
 
+def _dtype_of(x) -> np.dtype:
+    return x.dtype if hasattr(x, "dtype") else np.result_type(x)
+
+
 def _tie_weight(x, y, out):
     # 1 where x > y, 0 where x < y, 0.5 at ties: (sign(x - y) + 1) / 2 in out's dtype, no casts.
+    if _dtype_of(out).kind == "c":    # NumPy orders complex numbers lexicographically
+        return convert(gt_p.bind(x, y), out.dtype) + convert(eq(x, y), out.dtype) * 0.5
     return (sign(x - y) + 1.0) * 0.5
 
 
@@ -181,6 +194,54 @@ mul_p.transpose = lambda ct, x, y: [ct * y if is_undefined(x) else None,
                                     x * ct if is_undefined(y) else None]
 div_p.transpose = lambda ct, x, y: [ct / y, None]   # linear in the numerator only
 
+# --- complex numbers -----------------------------------------------------------------------
+# JAX's convention: a cotangent c pairs with a tangent t as Re(sum(c * t)) (no conjugation), so
+# the transpose of a complex-linear map is its plain transpose; `grad` of a real function of
+# complex z is then the conjugate of the direction of steepest ascent (2 conj(z) for |z|^2).
+
+def _real_dtype(dtype) -> np.dtype:
+    return np.finfo(dtype).dtype     # complex64 -> float32, complex128 -> float64
+
+
+def _complex_part_type(name):
+    def rule(x: ArrayType):
+        if x.dtype.kind != "c":
+            raise TypeError(f"{name} takes a complex operand, not {x.short()}")
+        return ArrayType(x.shape, _real_dtype(x.dtype))
+    return rule
+
+
+def _complex_like(ct, x):
+    """The real cotangent `ct` as a complex array of x's dtype."""
+    return convert(ct, x.aval.dtype if is_undefined(x) else _dtype_of(x))
+
+
+real_p = Primitive("real", np.real, _complex_part_type("real"), linear=True, elementwise=True)
+real_p.jvp = lambda primals, tangents: (real(primals[0]), real(tangents[0]))
+real_p.transpose = lambda ct, x: [_complex_like(ct, x)]
+# Re(c t) = ct Im(t) for c = -i ct: the transpose of Im is multiplication by -i.
+imag_p = Primitive("imag", np.imag, _complex_part_type("imag"), linear=True, elementwise=True)
+imag_p.jvp = lambda primals, tangents: (imag(primals[0]), imag(tangents[0]))
+imag_p.transpose = lambda ct, x: [mul(_complex_like(ct, x), -1j)]
+conj_p = unary("conj", np.conjugate, linear=True)
+conj_p.jvp = lambda primals, tangents: (conj(primals[0]), conj(tangents[0]))
+conj_p.transpose = lambda ct, x: [conj(ct)]
+
+
+def _abs_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    out = abs_(x)
+    if not is_float(out.dtype):
+        return out, None
+    if _dtype_of(x).kind == "c":
+        # d|z| = Re(conj(z) t) / |z| (0 at z = 0). Not conj(sign(z)): for complex z, sign has
+        # a derivative, which second-order rules need.
+        return out, div(real(mul(conj(x), t)), select(eq(out, 0.0), 1.0, out))
+    return out, t * sign(x)
+
+
+abs_p.jvp = _abs_jvp
+
 # --- select (where) ------------------------------------------------------------------------
 
 
@@ -189,7 +250,8 @@ def _select_type(pred, x, y):
     return ArrayType(shape, result_dtype(np.where, pred, x, y))
 
 
-select_p = Primitive("select", np.where, _select_type, emit=("call", "np.where"))
+select_p = Primitive("select", np.where, _select_type, emit=("call", "np.where"),
+                     elementwise=True)
 
 
 def _select_jvp(primals, tangents):
@@ -239,11 +301,14 @@ def _integer_pow_jvp(primals, tangents, *, y):
 
 
 integer_pow_p = Primitive("integer_pow", _integer_pow_impl, _integer_pow_type,
-                          jvp=_integer_pow_jvp)
+                          jvp=_integer_pow_jvp, elementwise=True)
 
 
 def _convert_impl(x, *, dtype):
-    return np.asarray(x).astype(dtype, copy=False)
+    x = np.asarray(x)
+    if x.dtype.kind == "c" and np.dtype(dtype).kind != "c":
+        x = x.real      # NumPy's astype keeps the real part (and warns): the same, quietly
+    return x.astype(dtype, copy=False)
 
 
 def _convert_jvp(primals, tangents, *, dtype):
@@ -254,7 +319,7 @@ def _convert_jvp(primals, tangents, *, dtype):
 
 convert_p = Primitive("convert_element_type", _convert_impl,
                       lambda x, *, dtype: ArrayType(x.shape, dtype), jvp=_convert_jvp,
-                      linear=True)
+                      linear=True, elementwise=True)
 convert_p.transpose = lambda ct, x, *, dtype: [convert(ct, x.aval.dtype)]
 
 
@@ -285,6 +350,10 @@ def sinh(x): return sinh_p.bind(x)
 def cosh(x): return cosh_p.bind(x)
 def sqrt(x): return sqrt_p.bind(x)
 def sign(x): return sign_p.bind(x)
+def abs_(x): return abs_p.bind(x)
+def real(x): return real_p.bind(x)
+def imag(x): return imag_p.bind(x)
+def conj(x): return conj_p.bind(x)
 def floor(x): return floor_p.bind(x)
 def logistic(x): return logistic_p.bind(x)
 def relu(x): return relu_p.bind(x)
@@ -315,5 +384,7 @@ def minimum(x, y): return min_p.bind(x, y)
 from .families import batch_elementwise  # noqa: E402
 
 select_p.batch = batch_elementwise(select_p)
+real_p.batch = batch_elementwise(real_p)
+imag_p.batch = batch_elementwise(imag_p)
 integer_pow_p.batch = batch_elementwise(integer_pow_p)
 convert_p.batch = batch_elementwise(convert_p)

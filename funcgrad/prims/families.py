@@ -41,7 +41,7 @@ def broadcast_shapes(name: str, *avals: ArrayType) -> tuple:
         raise ValueError(f"{name}: shapes {shapes} cannot be broadcast together") from None
 
 
-def _elementwise_type(name, fn):
+def _elementwise_type(name, fn, real_only: bool = False):
     dtypes: dict = {}   # (dtype, weak, ...) -> result dtype; the rule runs on every trace step
 
     def rule(*avals):
@@ -55,15 +55,43 @@ def _elementwise_type(name, fn):
             shape = avals[0].shape if len(avals) == 1 else broadcast_shapes(name, *avals)
         dtype = dtypes.get(key)
         if dtype is None:
+            if real_only:
+                check_real(name, *avals)
             dtype = dtypes[key] = result_dtype(fn, *avals)
         return ArrayType(shape, dtype)
     return rule
 
 
-def unary(name: str, fn, d=None, *, nondiff: bool = False, domain=None, **kw) -> Primitive:
-    """An elementwise primitive whose tangent is `t * d(x, out)` (`nondiff`: zero tangent)."""
-    prim = Primitive(name, fn, _elementwise_type(name, fn), nondiff=nondiff, domain=domain,
-                     emit=("ufunc", fn), **kw)
+def _checked_real(name: str, fn):
+    """fn, refusing complex operands when evaluated eagerly (the shape rule refuses them
+    when traced)."""
+    def impl(*args):
+        for a in args:
+            if getattr(a, "dtype", None) is not None and a.dtype.kind == "c" or \
+                    type(a) is complex:
+                check_real(name, ArrayType(np.shape(a), np.result_type(a)))
+        return fn(*args)
+    impl.__name__ = getattr(fn, "__name__", name)
+    return impl
+
+
+def check_real(name: str, *avals: ArrayType) -> None:
+    """TypeError for complex operands of an operation defined on real numbers only (an order,
+    a kink or a real formula: its derivative would be meaningless for complex input)."""
+    for a in avals:
+        if a.dtype.kind == "c":
+            raise TypeError(f"{name} is defined for real numbers only, not {a.short()}; apply "
+                            f"it to fnp.real(z), fnp.imag(z) or fnp.abs(z)")
+
+
+def unary(name: str, fn, d=None, *, nondiff: bool = False, domain=None,
+          real_only: bool = False, **kw) -> Primitive:
+    """An elementwise primitive whose tangent is `t * d(x, out)` (`nondiff`: zero tangent).
+    For complex x, `d` is the complex derivative (the function is holomorphic there);
+    `real_only` primitives refuse complex operands."""
+    prim = Primitive(name, _checked_real(name, fn) if real_only else fn,
+                     _elementwise_type(name, fn, real_only), nondiff=nondiff,
+                     domain=domain, emit=("ufunc", fn), elementwise=True, **kw)
     prim.batch = batch_elementwise(prim)
     if nondiff:
         prim.jvp = lambda primals, tangents: (prim.bind(*primals), None)
@@ -79,10 +107,11 @@ def unary(name: str, fn, d=None, *, nondiff: bool = False, domain=None, **kw) ->
 
 
 def binary(name: str, fn, dx=None, dy=None, *, nondiff: bool = False, domain=None,
-           **kw) -> Primitive:
+           real_only: bool = False, **kw) -> Primitive:
     """A broadcasting elementwise primitive; tangent `tx * dx(x, y, out) + ty * dy(x, y, out)`."""
-    prim = Primitive(name, fn, _elementwise_type(name, fn), nondiff=nondiff, domain=domain,
-                     emit=("ufunc", fn), **kw)
+    prim = Primitive(name, _checked_real(name, fn) if real_only else fn,
+                     _elementwise_type(name, fn, real_only), nondiff=nondiff,
+                     domain=domain, emit=("ufunc", fn), elementwise=True, **kw)
     prim.batch = batch_elementwise(prim)
     if nondiff:
         prim.jvp = lambda primals, tangents: (prim.bind(*primals), None)

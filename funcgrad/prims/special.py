@@ -1,4 +1,5 @@
-"""Primitives with no family: stop_gradient and full (constant arrays made under a trace)."""
+"""Primitives with no family: stop_gradient, full (constant arrays made under a trace) and
+debug_callback (a user's function called with concrete values when the program runs)."""
 from __future__ import annotations
 
 import numpy as np
@@ -31,7 +32,35 @@ def full(*, shape, fill_value, dtype):
 
 
 
+def _debug_callback_impl(*args, callback):
+    callback(*args)
+    return []
+
+
+# A side effect with no outputs: kept by dead-code elimination and never merged (the `effect`
+# slot). Under differentiation it sees primal values only, under vmap one example at a time.
+debug_callback_p = Primitive("debug_callback", _debug_callback_impl,
+                             lambda *avals, callback: [], multiple_results=True, effect=True,
+                             nondiff=True)
+debug_callback_p.jvp = lambda primals, tangents, *, callback: (
+    debug_callback_p.bind(*primals, callback=callback), [])
+
+
+def _debug_callback_batch(vals, dims, *, callback):
+    from .families import batch_size, move_axis
+    n = batch_size(vals, dims)
+    vals = [v if d is None else move_axis(v, d, 0) for v, d in zip(vals, dims)]
+    batched = [d is not None for d in dims]
+
+    def per_example(*xs):
+        for i in range(n):
+            callback(*[x[i] if b else x for x, b in zip(xs, batched)])
+
+    return debug_callback_p.bind(*vals, callback=per_example), []
+
+
 # --- batching rules ----------------------------------------------------------------------
 stop_gradient_p.batch = lambda vals, dims: (stop_gradient_p.bind(*vals), dims[0])
 # full has no operands, so a vmap never sees it batched; the rule is here for completeness.
 full_p.batch = lambda vals, dims, **params: (full_p.bind(**params), None)
+debug_callback_p.batch = _debug_callback_batch

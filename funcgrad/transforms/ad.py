@@ -13,6 +13,7 @@ from ..core.trace import (
     JVPTracer,
     Tracer,
     current_trace,
+    reraise_conversion,
     set_trace,
 )
 from ..core.types import ArrayType, is_float, type_of
@@ -35,6 +36,9 @@ def jvp_flat(f, primals: list, tangents: list, kind: str = "jvp"):
     prev = set_trace(trace)
     try:
         outs = f(*ins)
+    except ValueError as err:
+        reraise_conversion(err)
+        raise
     finally:
         set_trace(prev)
         trace.alive = False
@@ -83,6 +87,9 @@ def linearize_flat(f, primals: list, kind: str = "grad", linearizing: bool = Tru
         nonzero = [t is not None for t in out_t]
         out_t = [zeros(type_of(p).strong()) if t is None else t for p, t in zip(out_p, out_t)]
         graph = pe.to_graph([t.ir_var for t in in_tangents if t is not None], out_t)
+    except ValueError as err:
+        reraise_conversion(err)
+        raise
     finally:
         set_trace(prev)
         jt.alive = pe.alive = False

@@ -11,7 +11,7 @@ import numpy as np
 from .. import tree
 from ..core.ir import Graph, dce
 from ..core.source import user_source, where
-from ..core.trace import GraphTrace, Tracer, current_trace, set_trace
+from ..core.trace import GraphTrace, Tracer, current_trace, reraise_conversion, set_trace
 from ..core.types import is_float, type_of
 from ..prims.families import zeros
 from ..prims.special import stop_gradient_p
@@ -122,19 +122,28 @@ def as_value_tree(x):
     return tree.map(as_value, x)
 
 
-def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False) -> Callable:
+def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False,
+                   holomorphic: bool = False) -> Callable:
     """A function returning `(fun(*args), grad)`; with has_aux, `((value, aux), grad)`.
 
-    >>> import funcgrad as fg
+    Complex numbers follow JAX: for a real output and complex inputs the gradient is the
+    conjugate of the direction of steepest ascent (2 conj(z) for |z|^2); a complex output
+    needs `holomorphic=True` (complex inputs, and the gradient is f'(z)).
+
+    >>> import funcgrad as fg, numpy as np
     >>> fg.value_and_grad(lambda x: x ** 2)(3.0)
     (array(9.), array(6.))
+    >>> fg.value_and_grad(lambda z: z ** 2, holomorphic=True)(np.array(1.0 + 1.0j))
+    (array(0.+2.j), array(2.+2.j))
     """
     @functools.wraps(fun)
     def wrapped(*args, **kwargs):
         nums = _argnums_tuple(argnums, len(args), "grad")
         flat, in_tree = tree.flatten(tuple(args[i] for i in nums))
         flat = [as_value(x) for x in flat]
-        if not all(is_float(x.dtype) for x in flat):
+        if holomorphic:
+            _check_complex_args("grad", tree.unflatten(in_tree, flat), nums)
+        elif not all(is_float(x.dtype) for x in flat):
             _check_float_args("grad", tree.unflatten(in_tree, flat), nums)
         aux_store: list = []
 
@@ -149,7 +158,7 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False) -> Callable:
 
         (out,), flat_vjp = vjp_flat(flat_fun, flat, "grad")
         out = as_output(out) if not isinstance(out, (tuple, list, dict)) else out
-        _check_scalar_output("grad", out)
+        _check_scalar_output("grad", out, holomorphic)
         seed = _ones_like(out) if isinstance(out, Tracer) else np.ones((), out.dtype)
         cts = flat_vjp([seed])
         cts = [as_output(zeros(type_of(x).strong())) if c is None else as_output(c)
@@ -176,8 +185,9 @@ def _ones_like(x):
     return full(shape=x.shape, fill_value=1, dtype=x.dtype)
 
 
-def _check_scalar_output(name: str, out) -> None:
-    if type(out) is np.ndarray and out.shape == () and out.dtype.kind == "f":
+def _check_scalar_output(name: str, out, holomorphic: bool = False) -> None:
+    if type(out) is np.ndarray and out.shape == () and out.dtype.kind == "f" \
+            and not holomorphic:
         return
     if not isinstance(out, (np.ndarray, Tracer)):
         raise TypeError(f"{name} requires the function to return one scalar array, got "
@@ -188,18 +198,50 @@ def _check_scalar_output(name: str, out) -> None:
             f"{name} requires a real floating-point scalar output (shape ()), but the function "
             f"returned {aval.short()}. For a non-scalar output use fg.vjp or fg.jacrev, or "
             f"reduce it first (e.g. .sum()); integer outputs have no gradient.")
+    check_output_kind(name, aval, holomorphic)
 
 
-def grad(fun: Callable, argnums=0, has_aux: bool = False) -> Callable:
+def check_output_kind(name: str, aval, holomorphic: bool) -> None:
+    """Complex outputs need holomorphic=True, and holomorphic=True needs complex outputs."""
+    if aval.dtype.kind == "c" and not holomorphic:
+        raise TypeError(
+            f"{name} requires real-valued outputs, but the function returned {aval.short()}"
+            f"{where()}. For a holomorphic function pass holomorphic=True; for other complex "
+            f"outputs differentiate fnp.real(out) and fnp.imag(out), or use fg.vjp directly.")
+    if holomorphic and aval.dtype.kind != "c":
+        raise TypeError(f"{name} with holomorphic=True requires complex outputs, but the "
+                        f"function returned {aval.short()}{where()}")
+
+
+def _check_complex_args(name: str, diff_args, argnums) -> None:
+    for i, arg in zip(argnums, diff_args):
+        for path, leaf in tree.flatten_with_paths(arg):
+            dt = type_of(as_value(leaf)).dtype
+            if dt.kind != "c":
+                raise TypeError(
+                    f"{name} with holomorphic=True requires complex inputs, but argument {i}"
+                    f"{path} has dtype {dt}; pass it as complex (x.astype(complex)){where()}")
+
+
+def grad(fun: Callable, argnums=0, has_aux: bool = False,
+         holomorphic: bool = False) -> Callable:
     """The gradient of a scalar function, shaped and typed like the arguments in `argnums`.
+
+    `argnums` (an int or a tuple of ints) picks the arguments to differentiate (a tuple gives
+    a tuple of gradients); with `has_aux` the function returns `(value, aux)` and the result is
+    `(gradient, aux)`, aux undifferentiated. The output must be a real scalar of shape ()
+    (a shape-(1,) array is refused, as in JAX: reduce it with `.sum()`); a complex output needs
+    `holomorphic=True`, which gives f'(z).
 
     >>> import funcgrad as fg, funcgrad.numpy as fnp
     >>> fg.grad(lambda x: x ** 2)(3.0)
     array(6.)
     >>> fg.grad(lambda x: fnp.sin(x ** 2))(1.0)      # 2x cos(x^2)
     array(1.08060461)
+    >>> fg.grad(lambda x, y: x * y, argnums=(0, 1))(2.0, 3.0)
+    (array(3.), array(2.))
     """
-    vg = value_and_grad(fun, argnums, has_aux)
+    vg = value_and_grad(fun, argnums, has_aux, holomorphic)
 
     @functools.wraps(fun)
     def wrapped(*args, **kwargs):
@@ -316,6 +358,9 @@ def trace_to_graph(fun, args, kwargs, static, kind: str, avals=None, static_hint
         out = fun(*full, **kwargs)
         flat_out, out_tree = tree.flatten(out)
         graph = trace.to_graph(trace.invars, flat_out)
+    except ValueError as err:
+        reraise_conversion(err)
+        raise
     finally:
         set_trace(prev)
         trace.alive = False

@@ -19,11 +19,13 @@ from ..prims.shape import reshape
 from .ad import jvp_flat, vjp_flat
 from .api import (
     _argnums_tuple,
+    _check_complex_args,
     _check_float_args,
     _flatten_fun,
     _partial_argnums,
     as_output,
     as_value_tree,
+    check_output_kind,
 )
 from .vmap import batch_flat
 
@@ -59,20 +61,26 @@ def _assemble(blocks: list[list], out_tree, in_tree, argnums) -> object:
     return tree.unflatten(out_tree, inner)
 
 
-def _setup(name: str, fun: Callable, argnums, args, kwargs):
+def _setup(name: str, fun: Callable, argnums, args, kwargs, holomorphic: bool):
     nums = _argnums_tuple(argnums, len(args), name)
     diff = tuple(as_value_tree(args[i]) for i in nums)
     flat_in, in_tree = tree.flatten(diff)
-    if not all(is_float(type_of(x).dtype) for x in flat_in):
+    if holomorphic:
+        _check_complex_args(name, diff, nums)
+    elif not all(is_float(type_of(x).dtype) for x in flat_in):
         _check_float_args(name, diff, nums)     # names the offending argument
+    elif name == "jacfwd" and any(type_of(x).dtype.kind == "c" for x in flat_in):
+        raise TypeError("jacfwd requires real-valued inputs unless holomorphic=True: a "
+                        "complex input has two real directions. Pass holomorphic=True for a "
+                        "holomorphic function, or use fg.jvp directly.")
     store: list = []
     flat_fun = _flatten_fun(_partial_argnums(fun, args, kwargs, nums), in_tree, store)
     return flat_in, in_tree, flat_fun, store
 
 
-def jacfwd(fun: Callable, argnums=0) -> Callable:
+def jacfwd(fun: Callable, argnums=0, holomorphic: bool = False) -> Callable:
     """The Jacobian of `fun` by forward mode: one jvp, vmapped over the input basis (cheap
-    for few inputs and many outputs).
+    for few inputs and many outputs). Complex inputs need `holomorphic=True` (as in JAX).
 
     >>> import funcgrad as fg, funcgrad.numpy as fnp, numpy as np
     >>> fg.jacfwd(lambda x: x ** 2)(np.array([1.0, 2.0]))
@@ -81,10 +89,14 @@ def jacfwd(fun: Callable, argnums=0) -> Callable:
     """
     @functools.wraps(fun)
     def jacfun(*args, **kwargs):
-        flat_in, in_tree, flat_fun, store = _setup("jacfwd", fun, argnums, args, kwargs)
+        flat_in, in_tree, flat_fun, store = _setup("jacfwd", fun, argnums, args, kwargs,
+                                                   holomorphic)
 
         def push(*tangents):
             outs, out_t = jvp_flat(flat_fun, flat_in, list(tangents), "jacfwd")
+            if holomorphic:
+                for o in outs:
+                    check_output_kind("jacfwd", type_of(o), True)
             return [zeros(type_of(o).strong()) if t is None else t for o, t in zip(outs, out_t)]
 
         basis = _basis(flat_in, [type_of(x).dtype for x in flat_in])
@@ -107,9 +119,11 @@ def jacfwd(fun: Callable, argnums=0) -> Callable:
     return jacfun
 
 
-def jacrev(fun: Callable, argnums=0) -> Callable:
+def jacrev(fun: Callable, argnums=0, holomorphic: bool = False) -> Callable:
     """The Jacobian of `fun` by reverse mode: one linearization, then the backward pass
-    vmapped over the output basis (cheap for few outputs and many inputs).
+    vmapped over the output basis (cheap for few outputs and many inputs). Complex outputs
+    need `holomorphic=True` (as in JAX); for complex inputs and real outputs each row is the
+    conjugate gradient, as `grad` gives.
 
     >>> import funcgrad as fg, funcgrad.numpy as fnp, numpy as np
     >>> fg.jacrev(lambda x: fnp.sin(x) * x[0])(np.array([0.0, 1.0]))
@@ -118,8 +132,12 @@ def jacrev(fun: Callable, argnums=0) -> Callable:
     """
     @functools.wraps(fun)
     def jacfun(*args, **kwargs):
-        flat_in, in_tree, flat_fun, store = _setup("jacrev", fun, argnums, args, kwargs)
+        flat_in, in_tree, flat_fun, store = _setup("jacrev", fun, argnums, args, kwargs,
+                                                   holomorphic)
         outs, f_vjp = vjp_flat(flat_fun, flat_in, "jacrev")
+        for o in outs:
+            if is_float(type_of(o).dtype):
+                check_output_kind("jacrev", type_of(o), holomorphic)
 
         def pull(*cts):
             cts_in = f_vjp(list(cts))
@@ -152,7 +170,7 @@ def jacrev(fun: Callable, argnums=0) -> Callable:
     return jacfun
 
 
-def hessian(fun: Callable, argnums=0) -> Callable:
+def hessian(fun: Callable, argnums=0, holomorphic: bool = False) -> Callable:
     """The Hessian of a scalar function: `jacfwd(jacrev(fun))` (forward over reverse).
 
     >>> import funcgrad as fg, funcgrad.numpy as fnp, numpy as np
@@ -160,7 +178,7 @@ def hessian(fun: Callable, argnums=0) -> Callable:
     array([[ 6.,  0.],
            [ 0., 12.]])
     """
-    return jacfwd(jacrev(fun, argnums), argnums)
+    return jacfwd(jacrev(fun, argnums, holomorphic), argnums, holomorphic)
 
 
 __all__ = ["jacfwd", "jacrev", "hessian"]

@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import tree
 from ..core.source import user_source, where
-from ..core.trace import Trace, Tracer, current_trace, set_trace
+from ..core.trace import Trace, Tracer, current_trace, reraise_conversion, set_trace
 from ..core.types import ArrayType, type_of
 from ..errors import ConcretizationError
 from ..prims.families import bdim_to
@@ -25,6 +25,7 @@ class BatchTracer(Tracer):
     """A value batched along axis `bdim` of `val` (None: the same value for every example)."""
 
     __slots__ = ("val", "bdim")
+    abstract = False
 
     def __init__(self, trace: BatchTrace, val, bdim: int | None):
         self._trace, self.val, self.bdim = trace, val, bdim
@@ -37,9 +38,9 @@ class BatchTracer(Tracer):
         shape = aval.shape
         return ArrayType(shape[:self.bdim] + shape[self.bdim + 1:], aval.dtype)
 
-    def concrete(self, op: str):
+    def unwrap(self, op: str):
         if self.bdim is None:
-            return self.val.concrete(op) if isinstance(self.val, Tracer) else self.val
+            return self.val
         src = user_source()
         line = f" at {src.long()}" if src else ""
         raise ConcretizationError(
@@ -131,6 +132,9 @@ def batch_flat(f: Callable, vals: list, dims: list, size: int) -> tuple[list, li
     try:
         outs = f(*ins)
         pairs = [trace.unwrap(o) for o in outs]
+    except ValueError as err:
+        reraise_conversion(err)
+        raise
     finally:
         set_trace(prev)
         trace.alive = False
