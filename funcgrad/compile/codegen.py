@@ -1,9 +1,11 @@
 """Graph -> the source of one straight-line Python function over NumPy, compiled with exec.
 
-Each equation becomes one assignment. Values are freed after their last use (large ones), and
-elementwise ufuncs write into a dead input's buffer (`out=`) when that is safe: the buffer
-was freshly allocated by this function, is not an input, output, constant or view, and has
-the same shape and dtype.
+Each equation becomes one assignment: the primitive's `lower` rule gives its NumPy expression
+(or its `impl` is called). Values are freed after their last use (large ones), and ufuncs write
+into a dead input's buffer (`out=`) when that is safe: the buffer was allocated by a `fresh`
+primitive of this function, is not an input, output or constant, no primitive that may return
+a view of its operands (one that is not `fresh`) has read it, and it has the result's shape
+and dtype. The code generator knows no primitive by name.
 """
 from __future__ import annotations
 
@@ -15,11 +17,6 @@ from ..core.ir import Graph, Lit, Var
 
 _FREE_MIN = 4096       # elements; smaller values are not worth a `del`
 _REUSE_MIN = 256       # elements; below this, out= costs more than it saves
-_VIEW_PRIMS = {"reshape", "broadcast_to", "transpose", "getitem", "rev", "stop_gradient",
-               "convert_element_type"}
-# Primitives whose result may be (a view of) an input: views, and control flow, whose
-# branches and bodies may hand an operand back unchanged.
-_MAY_ALIAS = _VIEW_PRIMS | {"cond", "scan", "while"}
 
 
 def _names():
@@ -27,34 +24,6 @@ def _names():
     while True:
         yield f"v{i}"
         i += 1
-
-
-# Expressions for primitives whose NumPy call is short; others call their impl directly.
-def _emit_table():
-    def ufunc(fn):
-        return lambda a, p, ns: f"{ns(fn)}({', '.join(a)})"
-
-    def reduce(fn):
-        return lambda a, p, ns: f"{ns(fn)}.reduce({a[0]}, axis={p['axes']!r})"
-
-    def dot(a, p, ns):
-        (lc, rc), (lb, _) = p["contract"], p["batch"]
-        return None if lb else f"{ns(np.tensordot)}({a[0]}, {a[1]}, axes=({lc!r}, {rc!r}))"
-
-    return {
-        "reduce_sum": reduce(np.add), "reduce_max": reduce(np.maximum),
-        "reduce_min": reduce(np.minimum), "reduce_prod": reduce(np.multiply),
-        "reshape": lambda a, p, ns: f"{ns(np.reshape)}({a[0]}, {p['shape']!r})",
-        "transpose": lambda a, p, ns: f"{ns(np.transpose)}({a[0]}, {p['perm']!r})",
-        "broadcast_to": lambda a, p, ns: f"{ns(np.broadcast_to)}({a[0]}, {p['shape']!r})",
-        "select": ufunc(np.where),
-        "stop_gradient": lambda a, p, ns: a[0],
-        "integer_pow": lambda a, p, ns: (f"{ns(np.square)}({a[0]})" if p["y"] == 2 else None),
-        "dot_general": dot,
-    }
-
-
-_EMIT = _emit_table()
 
 
 class _Namespace:
@@ -80,24 +49,6 @@ def _literal(lit: Lit, ns: _Namespace) -> str:
     if type(val) in (int, bool) or (type(val) is float and np.isfinite(val)):
         return repr(val)
     return ns(val)
-
-
-def _dot_fast(a: list[str], params, in_avals, ns) -> str | None:
-    """np.dot / matmul for the common 1-D/2-D products without batch axes."""
-    (lc, rc), (lb, rb) = params["contract"], params["batch"]
-    x, y = in_avals
-    if lb:
-        nb = len(lb)
-        if lb == rb == tuple(range(nb)) and x.ndim == y.ndim == nb + 2 and \
-                lc == (nb + 1,) and rc == (nb,):
-            return f"{ns(np.matmul)}({a[0]}, {a[1]})"
-        return None
-    if x.ndim <= 2 and y.ndim <= 2 and len(lc) == 1:
-        xa = a[0] if lc[0] == x.ndim - 1 else f"{a[0]}.T"
-        if y.ndim == 1 or rc[0] == 0:
-            return f"{ns(np.matmul)}({xa}, {a[1]})"
-        return f"{ns(np.matmul)}({xa}, {a[1]}.T)"
-    return None
 
 
 def generate(graph: Graph, fn_name: str = "compiled", copy_outputs: bool = True,
@@ -139,43 +90,35 @@ def generate(graph: Graph, fn_name: str = "compiled", copy_outputs: bool = True,
         outs = [next(names) for _ in eqn.outputs]
         for v, n in zip(eqn.outputs, outs):
             name_of[v] = n
-        if prim.name in _MAY_ALIAS:     # the result may share the input's memory: never
-            viewed.update(v for v in eqn.inputs if isinstance(v, Var))   # overwrite it
-        if prim.name in _MAY_ALIAS and any(v in aliased for v in eqn.inputs
-                                           if isinstance(v, Var)):
-            aliased.update(eqn.outputs)
-        expr = None
-        emit_spec = prim.emit
+        if not prim.fresh:
+            # The result may share an operand's memory (a view, a branch handing its operand
+            # back): never overwrite the operands, and copy the result if it is returned.
+            in_vars = [v for v in eqn.inputs if isinstance(v, Var)]
+            viewed.update(in_vars)
+            if any(v in aliased for v in in_vars):
+                aliased.update(eqn.outputs)
+        lowering = None if bind or prim.lower is None else \
+            prim.lower([v.aval for v in eqn.inputs], eqn.params)
         if bind:
             fn = prim.bind if not eqn.params else functools.partial(prim.bind, **eqn.params)
             expr = f"{ns(fn, prim.name)}({', '.join(args)})"
-            emit_spec = None
-        if expr is None and prim.name == "dot_general":
-            expr = _dot_fast(args, eqn.params, [v.aval for v in eqn.inputs], ns)
-        if expr is None and isinstance(emit_spec, tuple) and emit_spec[0] == "ufunc" \
-                and not eqn.params:
-            fn = emit_spec[1]
-            expr = f"{ns(fn)}({', '.join(args)})"
-            out_v = eqn.outputs[0]
-            if out_v.aval.size >= _REUSE_MIN and isinstance(fn, np.ufunc):
+        elif lowering is not None:
+            refs = {k: ns(obj) for k, obj in lowering.refs.items()}
+            expr = lowering.template.format(*args, **refs)
+            out_v = eqn.outputs[0] if eqn.outputs else None
+            if lowering.out and out_v is not None and out_v.aval.size >= _REUSE_MIN:
                 for v in eqn.inputs:
                     if (isinstance(v, Var) and v in fresh and v not in viewed
                             and v not in pinned and last_use.get(v) == i
                             and v.aval.shape == out_v.aval.shape
                             and v.aval.dtype == out_v.aval.dtype):
-                        expr = f"{ns(fn)}({', '.join(args)}, out={name_of[v]})"
+                        expr = f"{expr[:-1]}, out={name_of[v]})"
                         break
-            fresh.add(out_v)
-        if expr is None and prim.name in _EMIT:
-            expr = _EMIT[prim.name](args, eqn.params, ns)
-            if prim.name in ("dot_general", "reduce_sum", "reduce_max", "reduce_min",
-                             "reduce_prod"):
-                fresh.add(eqn.outputs[0])
-        if expr is None:
+        else:
             impl = prim.impl if not eqn.params else functools.partial(prim.impl, **eqn.params)
             expr = f"{ns(impl, prim.name)}({', '.join(args)})"
-        elif prim.name == "dot_general":
-            fresh.add(eqn.outputs[0])
+        if prim.fresh and not bind:
+            fresh.update(eqn.outputs)
         target = ", ".join(outs) if prim.multiple_results else outs[0]
         if prim.multiple_results and len(outs) == 1:
             target += ","

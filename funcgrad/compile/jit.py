@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import tree
 from ..core import trace as _trace
+from ..core.cost import graph_cost
 from ..core.ir import Graph
 from ..core.types import ArrayType, dtype_short, type_of
 from ..transforms.api import trace_to_graph
@@ -77,7 +78,6 @@ class Stage:
         return self.source
 
     def cost(self) -> dict:
-        from ..inspect.cost import graph_cost
         return graph_cost(self.graph)
 
     def __call__(self, *flat_args):

@@ -107,9 +107,6 @@ _seen_programs: dict = {}
 _forward_sigs: dict = {}    # signature of an application without derivative -> output sig
 _lock = threading.Lock()
 _MAX_PROGRAMS = 256
-# Applications whose NumPy evaluation can fail on values (index arrays out of bounds): run
-# eagerly, so that the error points at the user's line.
-_EAGER_ONLY = frozenset({"getitem", "scatter_add", "scatter_set"})
 _MAX_PROGRAM_LENGTH = 4096    # longer calls stay on the tape (compiling them would stall)
 
 
@@ -335,7 +332,8 @@ class TapeTrace(Trace):
             consts.append(a)
         if not mine:
             return self.parent.process(prim, args, params)
-        if prim.multiple_results or prim.name in _EAGER_ONLY:
+        # checks_values: evaluated at once, so that an error points at the user's line
+        if prim.multiple_results or prim.checks_values:
             return self._materialize_then(prim, args, params)
         if params:
             key.append(tuple(params.items()))

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .. import tree
+from ..core.cost import graph_cost
 from ..core.ir import Graph
 from ..core.primitive import Primitive
 from ..core.source import where
@@ -144,8 +145,13 @@ def _cond_batch(vals, dims, *, branches):
     return outs, [0] * n_out
 
 
+def _cond_cost(*avals, branches) -> int:
+    return max(graph_cost(g)["flops"] for g in branches)    # the costliest branch
+
+
+# Not `fresh`: a branch may hand an operand back unchanged.
 cond_p = Primitive("cond", _cond_impl, _cond_type, jvp=_cond_jvp, transpose=_cond_transpose,
-                   batch=_cond_batch, multiple_results=True)
+                   batch=_cond_batch, cost=_cond_cost, multiple_results=True)
 
 
 def _bind_branches(index, funs: Sequence[Callable], names: list[str], operands: tuple,

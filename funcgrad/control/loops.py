@@ -16,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import tree
+from ..core.cost import graph_cost
 from ..core.ir import Graph, Lit, Var
 from ..core.primitive import Primitive
 from ..core.source import where
@@ -217,8 +218,13 @@ def _scan_batch(vals, dims, *, body, num_consts, num_carry, length, reverse):
     return outs, [0 if b else None for b in carry_b] + [1] * n_ys
 
 
+def _scan_cost(*avals, body, length, **params) -> int:
+    return length * graph_cost(body)["flops"]
+
+
+# Not `fresh` (nor is while): a body may hand its carry back unchanged.
 scan_p = Primitive("scan", _scan_impl, _scan_type, jvp=_scan_jvp, transpose=_scan_transpose,
-                   batch=_scan_batch, multiple_results=True)
+                   batch=_scan_batch, cost=_scan_cost, multiple_results=True)
 
 
 def scan(f: Callable, init, xs=None, length: int | None = None, reverse: bool = False):
@@ -417,8 +423,14 @@ def _while_batch(vals, dims, *, cond, body, cond_nconsts, body_nconsts):
     return outs, out_dims
 
 
+def _while_cost(*avals, cond, body, **params) -> int:
+    # one iteration: the trip count is only known when the loop runs
+    return graph_cost(cond)["flops"] + graph_cost(body)["flops"]
+
+
 while_p = Primitive("while", _while_impl, _while_type, jvp=_while_jvp,
-                    transpose=_while_transpose, batch=_while_batch, multiple_results=True)
+                    transpose=_while_transpose, batch=_while_batch, cost=_while_cost,
+                    multiple_results=True)
 
 
 def while_loop(cond_fun: Callable, body_fun: Callable, init_val):

@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.primitive import Primitive
+from ..core.ir import Eqn
+from ..core.primitive import Lowering, Primitive, free
 from ..core.types import ArrayType, is_float
 from .families import (
     _shape,
     binary,
     broadcast_shapes,
     broadcast_to_shape,
+    call_lowering,
+    elementwise_cost,
     result_dtype,
     unary,
     zeros,
@@ -59,7 +62,6 @@ def _logistic(x):
 
 _logistic.__name__ = "logistic"
 logistic_p = unary("logistic", _logistic, lambda x, out: out * (1.0 - out), real_only=True)
-logistic_p.emit = None
 
 
 def _relu(x):
@@ -74,9 +76,9 @@ relu_p = unary("relu", _relu, lambda x, out: convert(x > 0, out.dtype), domain="
                real_only=True)
 
 # --- binary, broadcasting ----------------------------------------------------------------
-add_p = binary("add", np.add, linear=True)
+add_p = binary("add", np.add, linear=True, commutative=True)
 sub_p = binary("sub", np.subtract, linear=True)
-mul_p = binary("mul", np.multiply)
+mul_p = binary("mul", np.multiply, commutative=True)
 div_p = binary("div", np.true_divide, lambda x, y, out: _reciprocal(y),
                lambda x, y, out: -out / y, domain="nonzero")
 
@@ -99,27 +101,27 @@ pow_p = binary("pow", np.power, lambda x, y, out: y * pow(x, y - 1.0), _pow_dy,
                domain="positive")
 max_p = binary("max", np.maximum,  # ties split the derivative evenly, as in JAX
                lambda x, y, out: _tie_weight(x, y, out), lambda x, y, out: _tie_weight(y, x, out),
-               domain="distinct")
+               domain="distinct", commutative=True)
 min_p = binary("min", np.minimum,
                lambda x, y, out: _tie_weight(y, x, out),
                lambda x, y, out: _tie_weight(x, y, out),
-               domain="distinct")
+               domain="distinct", commutative=True)
 atan2_p = binary("atan2", np.arctan2, lambda y, x, out: x / (x * x + y * y),
                  lambda y, x, out: -y / (x * x + y * y), domain="nonzero")
 rem_p = binary("rem", np.remainder, lambda x, y, out: 1.0, lambda x, y, out: -floor(x / y),
                domain="distinct")
 logaddexp_p = binary("logaddexp", np.logaddexp, lambda x, y, out: exp(x - out),
-                     lambda x, y, out: exp(y - out))
+                     lambda x, y, out: exp(y - out), commutative=True)
 floor_divide_p = binary("floor_divide", np.floor_divide, nondiff=True)
 lt_p = binary("lt", np.less, nondiff=True)
 le_p = binary("le", np.less_equal, nondiff=True)
 gt_p = binary("gt", np.greater, nondiff=True)
 ge_p = binary("ge", np.greater_equal, nondiff=True)
-eq_p = binary("eq", np.equal, nondiff=True)
-ne_p = binary("ne", np.not_equal, nondiff=True)
-and_p = binary("and", np.logical_and, nondiff=True)
-or_p = binary("or", np.logical_or, nondiff=True)
-xor_p = binary("xor", np.logical_xor, nondiff=True)
+eq_p = binary("eq", np.equal, nondiff=True, commutative=True)
+ne_p = binary("ne", np.not_equal, nondiff=True, commutative=True)
+and_p = binary("and", np.logical_and, nondiff=True, commutative=True)
+or_p = binary("or", np.logical_or, nondiff=True, commutative=True)
+xor_p = binary("xor", np.logical_xor, nondiff=True, commutative=True)
 
 
 def _dtype_of(x) -> np.dtype:
@@ -216,11 +218,14 @@ def _complex_like(ct, x):
     return convert(ct, x.aval.dtype if is_undefined(x) else _dtype_of(x))
 
 
-real_p = Primitive("real", np.real, _complex_part_type("real"), linear=True, elementwise=True)
+# np.real and np.imag return views of the complex array: not fresh.
+real_p = Primitive("real", np.real, _complex_part_type("real"), linear=True, elementwise=True,
+                   cost=free)
 real_p.jvp = lambda primals, tangents: (real(primals[0]), real(tangents[0]))
 real_p.transpose = lambda ct, x: [_complex_like(ct, x)]
 # Re(c t) = ct Im(t) for c = -i ct: the transpose of Im is multiplication by -i.
-imag_p = Primitive("imag", np.imag, _complex_part_type("imag"), linear=True, elementwise=True)
+imag_p = Primitive("imag", np.imag, _complex_part_type("imag"), linear=True, elementwise=True,
+                   cost=free)
 imag_p.jvp = lambda primals, tangents: (imag(primals[0]), imag(tangents[0]))
 imag_p.transpose = lambda ct, x: [mul(_complex_like(ct, x), -1j)]
 conj_p = unary("conj", np.conjugate, linear=True)
@@ -242,6 +247,61 @@ def _abs_jvp(primals, tangents):
 
 abs_p.jvp = _abs_jvp
 
+# --- simplification rules (the optimiser's algebra; `g` is its Rewrite context) -------------
+
+def _identity_rule(neutral, *, left: bool = True, right: bool = True, ones: bool = False):
+    """x op neutral -> x (and neutral op x -> x with `left`); `ones`: also a known array of
+    ones. Then operands that are broadcasts NumPy's own broadcasting makes unnecessary."""
+    def rule(g, ins, params, out):
+        x, y = ins
+        pairs = ([(x, y)] if right else []) + ([(y, x)] if left else [])
+        for a, b in pairs:
+            if (g.is_scalar(b, neutral) or ones and g.is_ones(b)) and g.same_type(a, out):
+                return a
+        return _without_broadcasts(rule.prim, g, ins, params, out)
+    return rule
+
+
+def _without_broadcasts(prim, g, ins, params, out):
+    """The application reading the unbroadcast operands, if NumPy broadcasting gives the same
+    result; each operand is checked with the others already replaced."""
+    new_ins = list(ins)
+    for i, a in enumerate(ins):
+        new_ins[i] = _unbroadcast_operand(g, a, new_ins, i, out)
+    if any(a is not b for a, b in zip(new_ins, ins)):
+        return Eqn(prim, new_ins, [], params)
+    return None
+
+
+def _unbroadcast_operand(g, atom, ins, i, out):
+    from .shape import broadcast_to_p, reshape_p
+    while True:
+        src = g.producer(atom)
+        if src is None or src.primitive not in (broadcast_to_p, reshape_p):
+            return atom
+        # a broadcast, or a reshape that only adds size-1 axes to a one-element value
+        inner = src.inputs[0]
+        if src.primitive is reshape_p and inner.aval.size != 1:
+            return atom
+        shapes = [a.aval.shape for j, a in enumerate(ins) if j != i] + [inner.aval.shape]
+        try:
+            ok = np.broadcast_shapes(*shapes) == out.shape
+        except ValueError:
+            ok = False
+        if not ok or inner.aval.dtype != atom.aval.dtype:
+            return atom
+        atom = inner
+
+
+for _p, _rule in ((mul_p, _identity_rule(1, ones=True)), (add_p, _identity_rule(0)),
+                  (sub_p, _identity_rule(0, left=False)), (div_p, _identity_rule(1, left=False))):
+    _rule.prim = _p
+    _p.simplify = _rule
+neg_p.simplify = lambda g, ins, params, out: (
+    src.inputs[0] if (src := g.producer(ins[0])) is not None and src.primitive is neg_p
+    else None)
+
+
 # --- select (where) ------------------------------------------------------------------------
 
 
@@ -250,8 +310,8 @@ def _select_type(pred, x, y):
     return ArrayType(shape, result_dtype(np.where, pred, x, y))
 
 
-select_p = Primitive("select", np.where, _select_type, emit=("call", "np.where"),
-                     elementwise=True)
+select_p = Primitive("select", np.where, _select_type, lower=call_lowering(np.where, 3),
+                     cost=elementwise_cost, elementwise=True, fresh=True)
 
 
 def _select_jvp(primals, tangents):
@@ -300,8 +360,17 @@ def _integer_pow_jvp(primals, tangents, *, y):
     return out, t * (y * (x if y == 2 else integer_pow(x, y - 1))) if y != 1 else t
 
 
+_SQUARE = Lowering("{f}({0})", {"f": np.square}, out=True)
+
+
+def _integer_pow_lower(in_avals, params):
+    # x ** 2 as np.square (a ufunc: it can write into a dead buffer); the impl otherwise.
+    return _SQUARE if params["y"] == 2 and in_avals[0].dtype.kind != "b" else None
+
+
 integer_pow_p = Primitive("integer_pow", _integer_pow_impl, _integer_pow_type,
-                          jvp=_integer_pow_jvp, elementwise=True)
+                          jvp=_integer_pow_jvp, lower=_integer_pow_lower,
+                          cost=elementwise_cost, elementwise=True, fresh=True)
 
 
 def _convert_impl(x, *, dtype):
@@ -319,8 +388,9 @@ def _convert_jvp(primals, tangents, *, dtype):
 
 convert_p = Primitive("convert_element_type", _convert_impl,
                       lambda x, *, dtype: ArrayType(x.shape, dtype), jvp=_convert_jvp,
-                      linear=True, elementwise=True)
+                      linear=True, elementwise=True, cost=free)   # astype(copy=False): a view
 convert_p.transpose = lambda ct, x, *, dtype: [convert(ct, x.aval.dtype)]
+convert_p.simplify = lambda g, ins, params, out: ins[0] if g.same_type(ins[0], out) else None
 
 
 # --- bind wrappers ---------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..core.primitive import Primitive
+from ..core.primitive import Lowering, Primitive
 from ..core.types import ArrayType
 
 _PROXY = {"f": 1.0, "i": 1, "u": 1, "b": True, "c": 1 + 0j}
@@ -84,15 +84,35 @@ def check_real(name: str, *avals: ArrayType) -> None:
                             f"it to fnp.real(z), fnp.imag(z) or fnp.abs(z)")
 
 
+def elementwise_cost(*avals: ArrayType, **params) -> int:
+    """One FLOP per element of the (broadcast) result, transcendental functions included."""
+    shape = np.broadcast_shapes(*(a.shape for a in avals))
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def call_lowering(fn, arity: int):
+    """The `lower` rule `fn(x, y, ...)` (a ufunc also takes `out=`)."""
+    lowering = Lowering(f"{{f}}({', '.join(f'{{{i}}}' for i in range(arity))})", {"f": fn},
+                        out=isinstance(fn, np.ufunc))
+    return lambda in_avals, params: lowering
+
+
+def elementwise(name: str, fn, arity: int, *, real_only: bool = False, **kw) -> Primitive:
+    """A primitive applying NumPy's `fn` elementwise: its impl, shape and dtype rule
+    (NumPy's), lowering, batching and cost. `real_only` ones refuse complex operands."""
+    prim = Primitive(name, _checked_real(name, fn) if real_only else fn,
+                     _elementwise_type(name, fn, real_only), lower=call_lowering(fn, arity),
+                     cost=elementwise_cost, elementwise=True, fresh=True, **kw)
+    prim.batch = batch_elementwise(prim)
+    return prim
+
+
 def unary(name: str, fn, d=None, *, nondiff: bool = False, domain=None,
           real_only: bool = False, **kw) -> Primitive:
     """An elementwise primitive whose tangent is `t * d(x, out)` (`nondiff`: zero tangent).
     For complex x, `d` is the complex derivative (the function is holomorphic there);
     `real_only` primitives refuse complex operands."""
-    prim = Primitive(name, _checked_real(name, fn) if real_only else fn,
-                     _elementwise_type(name, fn, real_only), nondiff=nondiff,
-                     domain=domain, emit=("ufunc", fn), elementwise=True, **kw)
-    prim.batch = batch_elementwise(prim)
+    prim = elementwise(name, fn, 1, real_only=real_only, nondiff=nondiff, domain=domain, **kw)
     if nondiff:
         prim.jvp = lambda primals, tangents: (prim.bind(*primals), None)
     elif d is not None:
@@ -109,10 +129,7 @@ def unary(name: str, fn, d=None, *, nondiff: bool = False, domain=None,
 def binary(name: str, fn, dx=None, dy=None, *, nondiff: bool = False, domain=None,
            real_only: bool = False, **kw) -> Primitive:
     """A broadcasting elementwise primitive; tangent `tx * dx(x, y, out) + ty * dy(x, y, out)`."""
-    prim = Primitive(name, _checked_real(name, fn) if real_only else fn,
-                     _elementwise_type(name, fn, real_only), nondiff=nondiff,
-                     domain=domain, emit=("ufunc", fn), elementwise=True, **kw)
-    prim.batch = batch_elementwise(prim)
+    prim = elementwise(name, fn, 2, real_only=real_only, nondiff=nondiff, domain=domain, **kw)
     if nondiff:
         prim.jvp = lambda primals, tangents: (prim.bind(*primals), None)
     elif dx is not None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.primitive import Primitive
+from ..core.primitive import Primitive, free
 from ..core.trace import Tracer
 from ..core.types import ArrayType, is_float
 from ..errors import ConcretizationError
@@ -116,8 +116,9 @@ def _getitem_transpose(ct, x, *arrays, spec):
     return [scatter_add_p.bind(zeros(x.aval), ct, *arrays, spec=spec)] + [None] * len(arrays)
 
 
+# Basic indexing gives a view (not fresh); index arrays can be out of bounds (checks_values).
 getitem_p = Primitive("getitem", _getitem_impl, _getitem_type, jvp=_getitem_jvp,
-                      transpose=_getitem_transpose, linear=True)
+                      transpose=_getitem_transpose, linear=True, cost=free, checks_values=True)
 
 
 def _scatter_type(name):
@@ -181,10 +182,13 @@ def _scatter_set_transpose(ct, x, y, *arrays, spec):
 
 
 scatter_add_p = Primitive("scatter_add", _scatter_add_impl, _scatter_type("scatter_add"),
-                          transpose=_scatter_add_transpose, linear=True)
+                          transpose=_scatter_add_transpose, linear=True,
+                          cost=lambda x, y, *arrays, spec: y.size,   # one addition per update
+                          fresh=True, checks_values=True)
 scatter_add_p.jvp = _scatter_jvp(scatter_add_p)
 scatter_set_p = Primitive("scatter_set", _scatter_set_impl, _scatter_type("scatter_set"),
-                          transpose=_scatter_set_transpose, linear=True)
+                          transpose=_scatter_set_transpose, linear=True, cost=free, fresh=True,
+                          checks_values=True)
 scatter_set_p.jvp = _scatter_jvp(scatter_set_p)
 
 

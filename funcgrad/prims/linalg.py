@@ -1,11 +1,14 @@
 """dot_general: every product (dot, matmul, tensordot, einsum pairs) is one primitive."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
-from ..core.primitive import Primitive
+from ..core.ir import Eqn
+from ..core.primitive import Lowering, Primitive, compile_lowering
 from ..core.types import ArrayType, promote
-from .shape import transpose
+from .shape import transpose, transpose_p
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -15,29 +18,48 @@ def _free(ndim, *used):
     return [i for i in range(ndim) if i not in used]
 
 
-def _dot_impl(x, y, *, contract, batch):
+@lru_cache(maxsize=1024)
+def _dot_lowering(x_ndim: int, y_ndim: int, contract, batch) -> Lowering:
+    """Which NumPy call computes a product: the one decision, for eager calls and jit alike."""
     (lc, rc), (lb, rb) = contract, batch
-    x, y = np.asarray(x), np.asarray(y)
     if not lb:
-        if x.ndim <= 2 and y.ndim <= 2 and len(lc) == 1:
+        if x_ndim <= 2 and y_ndim <= 2 and len(lc) == 1:
             # BLAS takes transposed views without copying (tensordot would copy them);
             # matmul is as fast as dot or faster (4% on a transposed left operand)
-            return np.matmul(x if lc[0] == x.ndim - 1 else x.T, y if rc[0] == 0 else y.T)
-        return np.tensordot(x, y, axes=(lc, rc))
+            x = "{0}" if lc[0] == x_ndim - 1 else "{0}.T"
+            y = "{1}" if rc[0] == 0 else "{1}.T"
+            return Lowering(f"{{f}}({x}, {y})", {"f": np.matmul})
+        return Lowering(f"{{f}}({{0}}, {{1}}, axes=({lc!r}, {rc!r}))", {"f": np.tensordot})
     nb = len(lb)
-    if lb == rb == tuple(range(nb)) and x.ndim == y.ndim == nb + 2 and lc == (nb + 1,) \
+    if lb == rb == tuple(range(nb)) and x_ndim == y_ndim == nb + 2 and lc == (nb + 1,) \
             and rc == (nb,):
-        return np.matmul(x, y)
+        return Lowering("{f}({0}, {1})", {"f": np.matmul})
     letters = iter(_LETTERS)
-    xs = [next(letters) for _ in range(x.ndim)]
-    ys = [next(letters) for _ in range(y.ndim)]
+    xs = [next(letters) for _ in range(x_ndim)]
+    ys = [next(letters) for _ in range(y_ndim)]
     for a, b in zip(lc, rc):
         ys[b] = xs[a]
     for a, b in zip(lb, rb):
         ys[b] = xs[a]
-    out = ([xs[a] for a in lb] + [xs[i] for i in _free(x.ndim, lc, lb)]
-           + [ys[i] for i in _free(y.ndim, rc, rb)])
-    return np.einsum(f"{''.join(xs)},{''.join(ys)}->{''.join(out)}", x, y, optimize=True)
+    out = ([xs[a] for a in lb] + [xs[i] for i in _free(x_ndim, lc, lb)]
+           + [ys[i] for i in _free(y_ndim, rc, rb)])
+    spec = f"{''.join(xs)},{''.join(ys)}->{''.join(out)}"
+    return Lowering(f"{{f}}({spec!r}, {{0}}, {{1}}, optimize=True)", {"f": np.einsum})
+
+
+@lru_cache(maxsize=1024)
+def _dot_callable(x_ndim: int, y_ndim: int, contract, batch):
+    return compile_lowering(_dot_lowering(x_ndim, y_ndim, contract, batch), 2)
+
+
+def _dot_impl(x, y, *, contract, batch):
+    x, y = np.asarray(x), np.asarray(y)
+    return _dot_callable(x.ndim, y.ndim, contract, batch)(x, y)
+
+
+def _dot_lower(in_avals, params):
+    x, y = in_avals
+    return _dot_lowering(x.ndim, y.ndim, params["contract"], params["batch"])
 
 
 def _dot_type(x: ArrayType, y: ArrayType, *, contract, batch):
@@ -113,7 +135,8 @@ def _dot_cost(x: ArrayType, y: ArrayType, *, contract, batch):
 
 
 dot_general_p = Primitive("dot_general", _dot_impl, _dot_type, jvp=_dot_jvp,
-                          transpose=_dot_transpose, cost=_dot_cost)
+                          transpose=_dot_transpose, lower=_dot_lower, cost=_dot_cost,
+                          fresh=True)
 
 
 def dot_general(x, y, contract, batch=((), ())):
@@ -145,3 +168,27 @@ def _dot_batch(vals, dims, *, contract, batch):
 
 
 dot_general_p.batch = _dot_batch
+
+
+def _dot_simplify(g, ins, params, out):
+    """x . I over one axis is x with that axis moved last (I . y: moved first)."""
+    (lc, rc), (lb, _) = params["contract"], params["batch"]
+    if lb or len(lc) != 1:
+        return None
+    for side, (a, b) in enumerate(((ins[0], ins[1]), (ins[1], ins[0]))):
+        known, val = g.value(b)
+        if not known or np.ndim(val) != 2 or val.shape[0] != val.shape[1] or \
+                not np.array_equal(val, np.eye(val.shape[0])):
+            continue
+        axis = (lc if side == 0 else rc)[0]
+        rest = [d for d in range(a.aval.ndim) if d != axis]
+        perm = rest + [axis] if side == 0 else [axis] + rest
+        if a.aval.dtype != out.dtype:
+            return None
+        if perm == list(range(a.aval.ndim)):
+            return a
+        return Eqn(transpose_p, [a], [], {"perm": tuple(perm)})
+    return None
+
+
+dot_general_p.simplify = _dot_simplify

@@ -1,11 +1,12 @@
 """Reductions over axes, cumulative sums, sorting."""
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numpy as np
 
-from ..core.primitive import Primitive
+from ..core.primitive import Lowering, Primitive
 from ..core.types import ArrayType, is_float
 from .elementwise import convert, eq, mul
 from .families import zeros
@@ -23,10 +24,10 @@ def _reduced_dtype(fn, dtype):
     return np.asarray(fn(np.ones((1,), dtype), axis=(0,))).dtype
 
 
-def _reduce_type(name, fn):
+def _reduce_type(name, fn, needs_identity: bool = False):
     def rule(x: ArrayType, *, axes):
         _check_axes(name, x, axes)
-        if name in ("reduce_max", "reduce_min") and any(x.shape[a] == 0 for a in axes):
+        if needs_identity and any(x.shape[a] == 0 for a in axes):
             raise ValueError(f"{name}: zero-size axis in {x.shape} has no identity")
         shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
         return ArrayType(shape, _reduced_dtype(fn, x.dtype))
@@ -37,17 +38,33 @@ def keepdims_shape(shape, axes):
     return tuple(1 if i in axes else d for i, d in enumerate(shape))
 
 
-def _sum_impl(x, *, axes):
-    # np.add.reduce skips np.sum's Python wrapper; bools and ints need np.sum's promotion.
-    if type(x) is np.ndarray and x.dtype.kind in "fc":
-        return np.add.reduce(x, axis=axes)
-    return np.sum(x, axis=axes)
+def input_size(x: ArrayType, **params) -> int:
+    """The `cost` of a reduction: one FLOP per input element."""
+    return x.size
 
 
+def _reducer(ufunc, wrapper):
+    """The NumPy function reducing an array of `dtype`: the ufunc's reduce for floats (it skips
+    the wrapper's Python), the wrapper for bools and ints (its dtype promotion)."""
+    def for_dtype(dtype) -> object:
+        return ufunc.reduce if dtype.kind in "fc" else wrapper
+
+    def impl(x, *, axes):
+        return for_dtype(np.result_type(x))(x, axis=axes)
+
+    def lower(in_avals, params):
+        return Lowering(f"{{f}}({{0}}, axis={params['axes']!r})",
+                        {"f": for_dtype(in_avals[0].dtype)})
+    return impl, lower
+
+
+_sum_impl, _sum_lower = _reducer(np.add, np.sum)
 reduce_sum_p = Primitive("reduce_sum", _sum_impl, _reduce_type("reduce_sum", np.sum),
-                         linear=True, emit=("call", "np.sum", "axis=axes"))
+                         linear=True, lower=_sum_lower, cost=input_size, fresh=True)
 reduce_sum_p.jvp = lambda primals, tangents, *, axes: (
     reduce_sum(primals[0], axes), reduce_sum(tangents[0], axes))
+reduce_sum_p.simplify = lambda g, ins, params, out: (
+    ins[0] if not params["axes"] and g.same_type(ins[0], out) else None)
 reduce_sum_p.transpose = lambda ct, x, *, axes: [
     broadcast_to(reshape(ct, keepdims_shape(x.aval.shape, axes)), x.aval.shape)]
 
@@ -62,15 +79,15 @@ def _extremum(name, fn):
         mask = convert(eq(x, reshape(out, keepdims_shape(x.shape, axes))), out.dtype)
         return out, reduce_sum(mul(t, mask), axes) / reduce_sum(mask, axes)
 
+    # np.maximum.reduce is np.max without its Python wrapper (and keeps every dtype)
     ufunc = np.maximum if fn is np.max else np.minimum
 
-    def impl(x, *, axes):
-        if type(x) is np.ndarray and x.size:
-            return ufunc.reduce(x, axis=axes)    # np.max without its Python wrapper
-        return fn(x, axis=axes)
+    def lower(in_avals, params):
+        return Lowering(f"{{f}}({{0}}, axis={params['axes']!r})", {"f": ufunc.reduce})
 
-    prim = Primitive(name, impl, _reduce_type(name, fn), jvp=jvp,
-                     emit=("call", f"np.{fn.__name__}", "axis=axes"))
+    prim = Primitive(name, lambda x, *, axes: ufunc.reduce(x, axis=axes),
+                     _reduce_type(name, fn, needs_identity=True), jvp=jvp, lower=lower,
+                     cost=input_size, fresh=True)
     return prim
 
 
@@ -111,9 +128,9 @@ def _prod_jvp(primals, tangents, *, axes):
     return out, reshape(ts, kept)
 
 
-reduce_prod_p = Primitive("reduce_prod", lambda x, *, axes: np.prod(x, axis=axes),
-                          _reduce_type("reduce_prod", np.prod), jvp=_prod_jvp,
-                          emit=("call", "np.prod", "axis=axes"))
+_prod_impl, _prod_lower = _reducer(np.multiply, np.prod)
+reduce_prod_p = Primitive("reduce_prod", _prod_impl, _reduce_type("reduce_prod", np.prod),
+                          jvp=_prod_jvp, lower=_prod_lower, cost=input_size, fresh=True)
 
 
 def _arg_type(name):
@@ -129,10 +146,15 @@ def _arg_type(name):
     return rule
 
 
+def _arg_lower(fn):
+    return lambda in_avals, params: Lowering(f"{{f}}({{0}}, axis={params['axis']!r})",
+                                             {"f": fn})
+
+
 argmax_p = Primitive("argmax", lambda x, *, axis: np.argmax(x, axis=axis), _arg_type("argmax"),
-                     nondiff=True, emit=("call", "np.argmax", "axis=axis"))
+                     nondiff=True, lower=_arg_lower(np.argmax), cost=input_size, fresh=True)
 argmin_p = Primitive("argmin", lambda x, *, axis: np.argmin(x, axis=axis), _arg_type("argmin"),
-                     nondiff=True, emit=("call", "np.argmin", "axis=axis"))
+                     nondiff=True, lower=_arg_lower(np.argmin), cost=input_size, fresh=True)
 argmax_p.jvp = lambda primals, tangents, *, axis: (argmax_p.bind(*primals, axis=axis), None)
 argmin_p.jvp = lambda primals, tangents, *, axis: (argmin_p.bind(*primals, axis=axis), None)
 
@@ -153,7 +175,8 @@ def _cumsum_impl(x, *, axis, reverse=False):
     return np.cumsum(x, axis=axis)
 
 
-cumsum_p = Primitive("cumsum", _cumsum_impl, _cum_type, linear=True)
+cumsum_p = Primitive("cumsum", _cumsum_impl, _cum_type, linear=True, cost=input_size,
+                     fresh=True)
 cumsum_p.jvp = lambda primals, tangents, *, axis, reverse=False: (
     cumsum(primals[0], axis, reverse), cumsum(tangents[0], axis, reverse))
 cumsum_p.transpose = lambda ct, x, *, axis, reverse=False: [cumsum(ct, axis, not reverse)]
@@ -171,11 +194,17 @@ def _sort_jvp(primals, tangents, *, axis):
     return take_along_axis(x, idx, axis), take_along_axis(t, idx, axis)
 
 
+def _sort_cost(x: ArrayType, *, axis) -> int:
+    """n log2(n) comparisons along the sorted axis, for every other index."""
+    n = x.shape[axis] if x.ndim else 1
+    return x.size * math.ceil(math.log2(n)) if n > 1 else 0
+
+
 sort_p = Primitive("sort", lambda x, *, axis: np.sort(x, axis=axis, kind="stable"), _sort_type,
-                   jvp=_sort_jvp, domain="distinct")
+                   jvp=_sort_jvp, domain="distinct", cost=_sort_cost, fresh=True)
 argsort_p = Primitive("argsort", lambda x, *, axis: np.argsort(x, axis=axis, kind="stable"),
                       lambda x, *, axis: ArrayType(_sort_type(x, axis=axis).shape, np.int64),
-                      nondiff=True)
+                      nondiff=True, cost=_sort_cost, fresh=True)
 argsort_p.jvp = lambda primals, tangents, *, axis: (argsort(primals[0], axis), None)
 
 

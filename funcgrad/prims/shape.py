@@ -3,8 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.primitive import Primitive
+from ..core.ir import Eqn
+from ..core.primitive import Lowering, Primitive, free
 from ..core.types import ArrayType, promote
+
+
+def _with_param(fn, key: str):
+    """The `lower` rule `fn(x, <params[key]>)`: a NumPy call with a static second argument."""
+    return lambda in_avals, params: Lowering(f"{{f}}({{0}}, {params[key]!r})", {"f": fn})
 
 
 def _reshape_type(x: ArrayType, *, shape):
@@ -15,7 +21,7 @@ def _reshape_type(x: ArrayType, *, shape):
 
 
 reshape_p = Primitive("reshape", lambda x, *, shape: np.reshape(x, shape), _reshape_type,
-                      linear=True, emit=("call", "np.reshape", "shape"))
+                      linear=True, lower=_with_param(np.reshape, "shape"), cost=free)
 reshape_p.jvp = lambda primals, tangents, *, shape: (reshape(primals[0], shape),
                                                      reshape(tangents[0], shape))
 reshape_p.transpose = lambda ct, x, *, shape: [reshape(ct, x.aval.shape)]
@@ -33,7 +39,7 @@ def _broadcast_type(x: ArrayType, *, shape):
 
 broadcast_to_p = Primitive("broadcast_to", lambda x, *, shape: np.broadcast_to(x, shape),
                            _broadcast_type, linear=True,
-                           emit=("call", "np.broadcast_to", "shape"))
+                           lower=_with_param(np.broadcast_to, "shape"), cost=free)
 broadcast_to_p.jvp = lambda primals, tangents, *, shape: (broadcast_to(primals[0], shape),
                                                           broadcast_to(tangents[0], shape))
 broadcast_to_p.transpose = lambda ct, x, *, shape: [unbroadcast(ct, x.aval.shape)]
@@ -61,7 +67,7 @@ def _transpose_type(x: ArrayType, *, perm):
 
 
 transpose_p = Primitive("transpose", lambda x, *, perm: np.transpose(x, perm), _transpose_type,
-                        linear=True, emit=("call", "np.transpose", "perm"))
+                        linear=True, lower=_with_param(np.transpose, "perm"), cost=free)
 transpose_p.jvp = lambda primals, tangents, *, perm: (transpose(primals[0], perm),
                                                       transpose(tangents[0], perm))
 transpose_p.transpose = lambda ct, x, *, perm: [transpose(ct, tuple(np.argsort(perm)))]
@@ -105,10 +111,10 @@ def _concat_transpose(ct, *xs, axis):
 
 concatenate_p = Primitive("concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis),
                           _concat_type, jvp=_concat_jvp, transpose=_concat_transpose,
-                          linear=True)
+                          linear=True, cost=free, fresh=True)
 
 rev_p = Primitive("rev", lambda x, *, axes: np.flip(x, axes), lambda x, *, axes: x.strong(),
-                  linear=True, emit=("call", "np.flip", "axes"))
+                  linear=True, lower=_with_param(np.flip, "axes"), cost=free)
 rev_p.jvp = lambda primals, tangents, *, axes: (rev(primals[0], axes), rev(tangents[0], axes))
 rev_p.transpose = lambda ct, x, *, axes: [rev(ct, axes)]
 
@@ -140,6 +146,67 @@ def concatenate(xs, axis: int):
 
 def rev(x, axes):
     return rev_p.bind(x, axes=tuple(axes))
+
+
+# --- simplification rules (the optimiser's algebra; `g` is its Rewrite context) -------------
+
+def _reshape_simplify(g, ins, params, out):
+    if g.same_type(ins[0], out):
+        return ins[0]
+    src = g.producer(ins[0])
+    if src is not None and src.primitive is reshape_p:       # reshape(reshape(x)) -> reshape(x)
+        return Eqn(reshape_p, [src.inputs[0]], [], params)
+    return None
+
+
+def _broadcast_to_simplify(g, ins, params, out):
+    if g.same_type(ins[0], out):
+        return ins[0]
+    src = g.producer(ins[0])
+    if src is not None and src.primitive is reshape_p:
+        # a reshape that only adds leading 1s is implied by the broadcast
+        x = src.inputs[0]
+        shape = src.outputs[0].aval.shape
+        k = len(shape) - x.aval.ndim
+        if k >= 0 and shape[k:] == x.aval.shape and all(d == 1 for d in shape[:k]):
+            return Eqn(broadcast_to_p, [x], [], params)
+    return None
+
+
+def _transpose_simplify(g, ins, params, out):
+    perm = params["perm"]
+    if perm == tuple(range(out.ndim)) and g.same_type(ins[0], out):
+        return ins[0]
+    src = g.producer(ins[0])
+    if src is None:
+        return None
+    if src.primitive is transpose_p:                         # compose two transposes
+        inner = src.params["perm"]
+        composed = tuple(inner[p] for p in perm)
+        if composed == tuple(range(len(composed))):
+            return src.inputs[0]
+        return Eqn(transpose_p, [src.inputs[0]], [], {"perm": composed})
+    from .linalg import dot_general_p
+    if src.primitive is dot_general_p and perm == (1, 0) and not src.params["batch"][0]:
+        # (x . y)^T = y^T . x^T: swap the operands instead of transposing the result
+        x, y = src.inputs
+        lc, rc = src.params["contract"]
+        if x.aval.ndim - len(lc) == 1 and y.aval.ndim - len(rc) == 1:
+            return Eqn(dot_general_p, [y, x], [], {"contract": (rc, lc), "batch": ((), ())})
+    return None
+
+
+def _rev_simplify(g, ins, params, out):
+    # flipping only axes of size 1 changes nothing
+    if g.same_type(ins[0], out) and not any(out.shape[a] > 1 for a in params["axes"]):
+        return ins[0]
+    return None
+
+
+reshape_p.simplify = _reshape_simplify
+broadcast_to_p.simplify = _broadcast_to_simplify
+transpose_p.simplify = _transpose_simplify
+rev_p.simplify = _rev_simplify
 
 
 # --- batching rules ----------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.primitive import Primitive
+from ..core.primitive import Lowering, Primitive, free
 from ..core.types import ArrayType
 
 
@@ -15,7 +15,9 @@ def _identity(x):
 _identity.__name__ = "identity"
 
 # The functional `detach`: identity forward, symbolic-zero tangent.
-stop_gradient_p = Primitive("stop_gradient", _identity, lambda x: x.strong(), nondiff=True)
+# Generated code names the operand (`{0}`): no call at all.
+stop_gradient_p = Primitive("stop_gradient", _identity, lambda x: x.strong(), nondiff=True,
+                            lower=lambda in_avals, params: Lowering("{0}", {}), cost=free)
 stop_gradient_p.jvp = lambda primals, tangents: (stop_gradient_p.bind(*primals), None)
 
 
@@ -23,8 +25,13 @@ def _full_impl(*, shape, fill_value, dtype):
     return np.full(shape, fill_value, dtype)
 
 
+def _full_lower(in_avals, params):
+    return Lowering(f"{{f}}({params['shape']!r}, {{v}}, {{dt}})",
+                    {"f": np.full, "v": params["fill_value"], "dt": params["dtype"]})
+
+
 full_p = Primitive("full", _full_impl, lambda *, shape, fill_value, dtype: ArrayType(shape, dtype),
-                   nondiff=True, emit=("call", "np.full", "shape, fill_value, dtype"))
+                   nondiff=True, lower=_full_lower, cost=free, fresh=True)
 
 
 def full(*, shape, fill_value, dtype):
@@ -41,7 +48,7 @@ def _debug_callback_impl(*args, callback):
 # slot). Under differentiation it sees primal values only, under vmap one example at a time.
 debug_callback_p = Primitive("debug_callback", _debug_callback_impl,
                              lambda *avals, callback: [], multiple_results=True, effect=True,
-                             nondiff=True)
+                             nondiff=True, cost=free)
 debug_callback_p.jvp = lambda primals, tangents, *, callback: (
     debug_callback_p.bind(*primals, callback=callback), [])
 
