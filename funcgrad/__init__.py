@@ -10,6 +10,7 @@ from .compile.jit import jit
 from .control import cond, fori_loop, scan, switch, while_loop
 from .inspect.debug import debug_nans
 from .transforms.api import (
+    checkpoint,
     grad,
     jvp,
     linearize,
@@ -18,7 +19,7 @@ from .transforms.api import (
     value_and_grad,
     vjp,
 )
-from .transforms.custom import checkpoint, custom_vjp
+from .transforms.custom import custom_jvp, custom_vjp
 from .transforms.jacobians import hessian, jacfwd, jacrev
 from .transforms.vmap import vmap
 
@@ -27,6 +28,6 @@ __version__ = "0.1.0"
 __all__ = [
     "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "hessian",
     "vmap", "jit", "cond", "switch", "while_loop", "fori_loop", "scan", "debug_nans",
-    "stop_gradient", "custom_vjp", "checkpoint", "make_graph",
+    "stop_gradient", "custom_vjp", "custom_jvp", "checkpoint", "make_graph",
     "debug", "errors", "numpy", "tree", "nn", "optim", "test_util",
 ]

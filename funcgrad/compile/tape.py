@@ -40,6 +40,8 @@ from ..core.primitive import on_rule_change
 from ..core.source import user_source
 from ..core.trace import (
     EVAL,
+    CustomJVP,
+    CustomVJP,
     GraphTrace,
     GraphTracer,
     Trace,
@@ -454,19 +456,20 @@ class TapeTrace(Trace):
             self.tape.append((backward, None, in_slots, out_slots))
         return results if multiple else results[0]
 
-    def process_custom_vjp(self, name: str, fwd, bwd, args: tuple):
+    def process_custom_vjp(self, rule: CustomVJP, args: tuple):
         """A custom_vjp function (or checkpoint): run `fwd` on the primals, tape `bwd`."""
         self.materialize()
         flat, in_tree = tree.flatten(args)
         slots = [a.slot if type(a) is TapeTracer and a._trace is self else -1 for a in flat]
         if not any(s >= 0 for s in slots):
-            return None
+            return rule.fun(*args)
         primals = [a._primal if type(a) is TapeTracer and a._trace is self else a
                    for a in flat]
         in_avals = [type_of(p).strong() for p in primals]
+        bwd = rule.bwd
         prev = set_trace(self.parent)
         try:
-            flat_out, out_tree, res = run_fwd_rule(name, fwd, in_tree, primals)
+            flat_out, out_tree, res = run_fwd_rule(rule.name, rule.fwd, in_tree, primals)
         finally:
             set_trace(prev)
         out_avals = [type_of(o).strong() for o in flat_out]
@@ -483,6 +486,31 @@ class TapeTrace(Trace):
         outs = self._push(backward, flat_out, [True] * len(flat_out),
                             [s for s in slots if s >= 0], True)
         return tree.unflatten(out_tree, outs)
+
+    def process_custom_jvp(self, rule: CustomJVP, args: tuple):
+        """A custom_jvp function: linearize it (its forward rule applies) and transpose that."""
+        self.materialize()
+        flat, in_tree = tree.flatten(args)
+        slots = [a.slot if type(a) is TapeTracer and a._trace is self else -1 for a in flat]
+        if not any(s >= 0 for s in slots):
+            return rule.fun(*args)
+        primals = [a._primal if type(a) is TapeTracer and a._trace is self else a
+                   for a in flat]
+        store = []
+
+        def apply(*xs):
+            out_flat, out_tree = tree.flatten(rule.call(*tree.unflatten(in_tree, list(xs))))
+            store.append(out_tree)
+            return out_flat
+
+        prev = set_trace(self.parent)
+        try:
+            outs, lin = ad.linearize_flat(apply, primals, self.kind, live=[s >= 0 for s in slots])
+        finally:
+            set_trace(prev)
+        outs = self._push(lambda cts: ad.backward_pass(lin, cts), outs,
+                          lin.info["nonzero_outputs"], [s for s in slots if s >= 0], True)
+        return tree.unflatten(store[0], outs)
 
     def backward(self, out_slots: list, cts_out: list) -> list:
         """Cotangents of the first `n` slots (the inputs) from those of the outputs."""

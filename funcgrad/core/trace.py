@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -28,10 +30,49 @@ def set_trace(trace: Trace) -> Trace:
     return prev
 
 
+class CustomVJP(NamedTuple):
+    """A call of a function with a user-given reverse rule (fg.custom_vjp, fg.checkpoint):
+    `fwd(*args) -> (out, residuals)`, `bwd(residuals, out_cotangent) -> input cotangents`.
+    `in_forward_mode` says what forward-mode differentiation does with it: "run" (`fun`
+    itself: checkpoint) or "refuse" (a TypeError: a reverse rule has no forward mode)."""
+
+    name: str
+    fun: Callable
+    fwd: Callable
+    bwd: Callable
+    in_forward_mode: str = "refuse"
+
+
+class CustomJVP(NamedTuple):
+    """A call of a function with a user-given forward rule (fg.custom_jvp):
+    `jvp(primals, tangents) -> (primal_out, tangent_out)`, linear in the tangents. `call` is the
+    function with its rule attached (what a transformation re-applies to inner values)."""
+
+    name: str
+    fun: Callable
+    jvp: Callable
+    call: Callable
+
+
+def custom_jvp_call(name: str, fun: Callable, jvp: Callable) -> Callable:
+    """`fun` with the forward rule `jvp` attached: calling it hands a CustomJVP to the current
+    trace (what fg.custom_jvp does; transformations use it to make batched rules)."""
+    def call(*args):
+        return current_trace().process_custom_jvp(CustomJVP(name, fun, jvp, call), args)
+    return call
+
+
 class Trace:
-    """A transformation in progress. `kind` names it in messages (e.g. 'grad', 'jit')."""
+    """A transformation in progress. `kind` names it in messages (e.g. 'grad', 'jit').
+
+    The protocol: `process(prim, args, params)` applies a primitive; `process_custom_vjp` and
+    `process_custom_jvp` apply a function with a user-given derivative rule. Their defaults
+    (for traces that differentiate nothing) call the function itself; the differentiating
+    traces (`differentiates = True`) apply the rules, and vmap batches them.
+    """
 
     __slots__ = ("parent", "alive", "kind", "source")
+    differentiates = False
 
     def __init__(self, parent: Trace | None, kind: str):
         self.parent, self.kind, self.alive = parent, kind, True
@@ -39,6 +80,14 @@ class Trace:
 
     def process(self, prim, args, params):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def process_custom_vjp(self, rule: CustomVJP, args: tuple) -> Any:
+        """Apply a function with a custom reverse rule; here: run the function."""
+        return rule.fun(*args)
+
+    def process_custom_jvp(self, rule: CustomJVP, args: tuple) -> Any:
+        """Apply a function with a custom forward rule; here: run the function."""
+        return rule.fun(*args)
 
     def check_foreign(self, x: Tracer) -> None:
         """A tracer of another trace is a constant here only if its trace is an ancestor."""
@@ -84,6 +133,36 @@ class EvalTrace(Trace):
 
 
 EVAL = EvalTrace(None, "eval")
+
+
+def as_value(x):
+    """Arguments become arrays (Python scalars -> 0-d arrays); traced values pass through.
+
+    >>> as_value(2.0)
+    array(2.)
+    """
+    if isinstance(x, (Tracer, np.ndarray)):
+        return x
+    if isinstance(x, (bool, int, float, complex, np.generic)):
+        return np.asarray(x)
+    if isinstance(x, (list, tuple)) or x is None:
+        return x
+    try:
+        return np.asarray(x)
+    except Exception:
+        raise TypeError(f"argument of type {type(x).__name__} is not a valid funcgrad value: "
+                        f"pass arrays, numbers or pytrees (tuples, lists, dicts) of them") from None
+
+
+def as_output(x):
+    """Results are NumPy arrays (0-d for scalars), never NumPy scalars or Python numbers.
+
+    >>> as_output(np.float64(1.0))
+    array(1.)
+    """
+    if isinstance(x, (np.ndarray, Tracer)):
+        return x
+    return np.asarray(x)
 
 
 class _State(threading.local):
@@ -330,63 +409,3 @@ class GraphTrace(Trace):
         finally:
             set_trace(prev)
         return Graph(invars, outvars, self.eqns, self.constvars, self.consts)
-
-
-# ---------------------------------------------------------------- forward mode
-
-class JVPTracer(Tracer):
-    __slots__ = ("primal", "tangent")
-    abstract = False
-
-    def __init__(self, trace: JVPTrace, primal, tangent):
-        self._trace, self.primal, self.tangent = trace, primal, tangent
-
-    @property
-    def aval(self) -> ArrayType:
-        return type_of(self.primal).strong()
-
-    def unwrap(self, op: str):
-        return self.primal
-
-    def differentiated(self) -> bool:
-        return self.tangent is not None
-
-
-class JVPTrace(Trace):
-    """Forward mode: each tracer carries a primal and a tangent (None is a symbolic zero).
-    `linearizing` marks the forward half of reverse mode (custom VJP rules apply there)."""
-
-    __slots__ = ("linearizing",)
-    differentiates = True
-
-    def __init__(self, parent: Trace, kind: str, linearizing: bool = False):
-        super().__init__(parent, kind)
-        self.linearizing = linearizing
-
-    def process(self, prim, args, params):
-        primals, tangents, any_tangent = [], [], False
-        for a in args:
-            if type(a) is JVPTracer and a._trace is self:
-                primals.append(a.primal)
-                tangents.append(a.tangent)
-                any_tangent = any_tangent or a.tangent is not None
-            else:
-                if isinstance(a, Tracer):
-                    self.check_foreign(a)
-                primals.append(a)
-                tangents.append(None)
-        if not any_tangent:
-            return self.parent.process(prim, primals, params)
-        if prim.jvp is None:
-            raise NotImplementedError(
-                f"funcgrad has no derivative rule for '{prim.name}'{where()}"
-                + ("; it is not differentiable (wrap its inputs in fg.stop_gradient)"
-                   if prim.nondiff else ""))
-        prev = set_trace(self.parent)
-        try:
-            out, tangent_out = prim.jvp(primals, tangents, **params)
-        finally:
-            set_trace(prev)
-        if prim.multiple_results:
-            return [o if t is None else JVPTracer(self, o, t) for o, t in zip(out, tangent_out)]
-        return out if tangent_out is None else JVPTracer(self, out, tangent_out)

@@ -9,9 +9,6 @@ from ..core.source import set_source_override, user_source
 from ..core.trace import (
     GraphTrace,
     GraphTracer,
-    JVPTrace,
-    JVPTracer,
-    Tracer,
     current_trace,
     reraise_conversion,
     set_trace,
@@ -20,44 +17,13 @@ from ..core.types import ArrayType, is_float, type_of
 from ..prims.elementwise import UndefinedPrimal, add, convert
 from ..prims.families import zeros
 from ..prims.shape import unbroadcast
+from .jvp import JVPTrace, JVPTracer, jvp_flat, split_outputs
 
 
 def tangent_aval(x) -> ArrayType | None:
     """Tangent type of a primal, or None for integer/bool primals (they have no derivative)."""
     aval = type_of(x)
     return aval.strong() if is_float(aval.dtype) else None
-
-
-def jvp_flat(f, primals: list, tangents: list, kind: str = "jvp"):
-    """Forward mode on flat lists. `tangents` may hold None (a symbolic zero)."""
-    trace = JVPTrace(current_trace(), kind)
-    trace.source = user_source()
-    ins = [JVPTracer(trace, p, t) for p, t in zip(primals, tangents, strict=True)]
-    prev = set_trace(trace)
-    try:
-        outs = f(*ins)
-    except ValueError as err:
-        reraise_conversion(err)
-        raise
-    finally:
-        set_trace(prev)
-        trace.alive = False
-    return _split_outputs(trace, outs)
-
-
-def _split_outputs(trace: JVPTrace, outs) -> tuple[list, list]:
-    """Outputs of a JVP trace -> (primals, tangents); values it did not touch have None."""
-    out_p, out_t = [], []
-    for o in outs:
-        if isinstance(o, JVPTracer) and o._trace is trace:
-            out_p.append(o.primal)
-            out_t.append(o.tangent)
-        else:
-            if isinstance(o, Tracer):
-                trace.check_foreign(o)
-            out_p.append(o)
-            out_t.append(None)
-    return out_p, out_t
 
 
 def linearize_flat(f, primals: list, kind: str = "grad", linearizing: bool = True,
@@ -82,7 +48,7 @@ def linearize_flat(f, primals: list, kind: str = "grad", linearizing: bool = Tru
     ins = [JVPTracer(jt, p, t) for p, t in zip(primals, in_tangents)]
     prev = set_trace(jt)
     try:
-        out_p, out_t = _split_outputs(jt, f(*ins))
+        out_p, out_t = split_outputs(jt, f(*ins))
         set_trace(pe)
         nonzero = [t is not None for t in out_t]
         out_t = [zeros(type_of(p).strong()) if t is None else t for p, t in zip(out_p, out_t)]

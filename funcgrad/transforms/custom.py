@@ -1,15 +1,22 @@
-"""custom_vjp (user-given reverse rules) and checkpoint (recompute instead of storing)."""
+"""User-given derivative rules: custom_vjp (a reverse rule), custom_jvp (a forward rule).
+
+Calling such a function hands it to the current trace (`process_custom_vjp` /
+`process_custom_jvp`, declared on `core.trace.Trace`): traces that differentiate nothing run
+the function, forward mode applies a jvp rule, the forward half of reverse mode runs `fwd`
+and records `bwd` as one linear `custom_lin` equation, vmap batches the rules.
+"""
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
 
 from .. import tree
-from ..core.primitive import Primitive
+from ..core.primitive import Primitive, free
 from ..core.source import where
-from ..core.trace import JVPTrace, JVPTracer, current_trace, set_trace
-from ..errors import UnexpectedTracerError
-from ..prims.families import zeros
+from ..core.trace import CustomJVP, CustomVJP, current_trace
+from ..core.types import ArrayType
+from ..prims.families import batch_size, bdim_to, zeros
+from .vmap import vmap
 
 
 def _custom_lin_transpose(cts, *tangents, bwd, res, in_tree, out_tree, in_avals, out_avals):
@@ -25,12 +32,31 @@ def _custom_lin_transpose(cts, *tangents, bwd, res, in_tree, out_tree, in_avals,
     return [zeros(a) if c is None else c for c, a in zip(flat, in_avals)]
 
 
-# Linear in the tangents; the residuals from `fwd` ride along as a parameter. Only ever
-# recorded in a linear graph and transposed.
+# custom_lin is recorded in linear graphs and transposed, never evaluated; vmap(grad(f)) and
+# jacrev batch the backward pass, which calls `bwd` on batched values directly. Should a vmap
+# ever map over a linear graph holding one, its batch rule maps it: tangents get the batch
+# axis at 0 and `bwd` is vmapped over the cotangents (the residuals are shared by all examples).
+
+def _custom_lin_batch(vals, dims, *, bwd, res, in_tree, out_tree, in_avals, out_avals):
+    n = batch_size(vals, dims)
+
+    def batched_bwd(res, cts):
+        return vmap(lambda ct: bwd(res, ct))(cts)
+
+    outs = custom_lin_p.bind(
+        *[bdim_to(v, d, 0, n) for v, d in zip(vals, dims)], bwd=batched_bwd, res=res,
+        in_tree=in_tree, out_tree=out_tree,
+        in_avals=tuple(ArrayType((n,) + a.shape, a.dtype) for a in in_avals),
+        out_avals=tuple(ArrayType((n,) + a.shape, a.dtype) for a in out_avals))
+    return outs, [0] * len(outs)
+
+
+# Linear in the tangents; the residuals from `fwd` ride along as a parameter.
 custom_lin_p = Primitive("custom_lin", None,
                          lambda *avals, out_avals, **_: list(out_avals),
-                         transpose=_custom_lin_transpose, multiple_results=True, linear=True,
-                         cost=lambda *avals, **params: 0)   # the user's bwd: not modelled
+                         transpose=_custom_lin_transpose, batch=_custom_lin_batch,
+                         multiple_results=True, linear=True,
+                         cost=free)   # the user's bwd: not modelled
 
 
 def run_fwd_rule(fun_name: str, fwd: Callable, in_tree, primals: list):
@@ -43,36 +69,6 @@ def run_fwd_rule(fun_name: str, fwd: Callable, in_tree, primals: list):
     out, res = res_out
     flat_out, out_tree = tree.flatten(out)
     return flat_out, out_tree, res
-
-
-def _apply_custom_rule(fun_name: str, fwd: Callable, bwd: Callable, args: tuple):
-    """Under the forward half of reverse mode: run fwd, and record bwd as a linear equation."""
-    trace = current_trace()
-    lift = getattr(trace, "process_custom_vjp", None)
-    if lift is not None:  # under vmap: the BatchTrace lifts the rule to its parent trace
-        return lift(fun_name, fwd, bwd, args)
-    flat, in_tree = tree.flatten(args)
-    if not (isinstance(trace, JVPTrace) and any(
-            isinstance(a, JVPTracer) and a._trace is trace and a.tangent is not None
-            for a in flat)):
-        return None
-    if not trace.linearizing:
-        return NotImplemented
-    primals = [a.primal if isinstance(a, JVPTracer) and a._trace is trace else a for a in flat]
-    tangents = [a.tangent if isinstance(a, JVPTracer) and a._trace is trace else None
-                for a in flat]
-    prev = set_trace(trace.parent)
-    try:
-        flat_out, out_tree, res = run_fwd_rule(fun_name, fwd, in_tree, primals)
-        from ..core.types import type_of
-        in_avals = [type_of(p).strong() for p in primals]
-        out_avals = [type_of(o).strong() for o in flat_out]
-        ts = [zeros(a) if t is None else t for t, a in zip(tangents, in_avals)]
-        t_out = custom_lin_p.bind(*ts, bwd=bwd, res=res, in_tree=in_tree, out_tree=out_tree,
-                                  in_avals=tuple(in_avals), out_avals=tuple(out_avals))
-    finally:
-        set_trace(prev)
-    return tree.unflatten(out_tree, [JVPTracer(trace, o, t) for o, t in zip(flat_out, t_out)])
 
 
 class custom_vjp:
@@ -101,67 +97,44 @@ class custom_vjp:
         if self.fwd is None:
             raise TypeError(f"custom_vjp function {self.fun.__name__} has no rule yet: call "
                             f".defvjp(fwd, bwd) before using it")
-        out = _apply_custom_rule(self.fun.__name__, self.fwd, self.bwd, args)
-        if out is NotImplemented:
-            raise TypeError(f"forward-mode differentiation (jvp, jacfwd, hessian) of custom_vjp "
-                            f"function {self.fun.__name__} is not supported{where()}: it has "
-                            f"only a reverse rule. Use grad/vjp/jacrev, or fg.custom_jvp-free "
-                            f"code.")
-        return self.fun(*args) if out is None else out
+        rule = CustomVJP(self.fun.__name__, self.fun, self.fwd, self.bwd)
+        return current_trace().process_custom_vjp(rule, args)
 
 
-def checkpoint(fun: Callable) -> Callable:
-    """Rematerialise: in reverse mode, store only `fun`'s inputs and recompute its
-    intermediates during the backward pass (less memory, one more forward evaluation).
+class custom_jvp:
+    """A function with a hand-written forward-mode rule, as in JAX: `jvp(primals, tangents)`
+    returns `(primal_out, tangent_out)`, linear in the tangents, so reverse mode (grad, vjp)
+    transposes it too.
 
     >>> import funcgrad as fg, funcgrad.numpy as fnp
-    >>> f = fg.checkpoint(lambda x: fnp.sin(fnp.sin(x)))
-    >>> round(float(fg.grad(f)(0.5)), 6) == round(float(fnp.cos(fnp.sin(0.5)) * fnp.cos(0.5)), 6)
-    True
+    >>> @fg.custom_jvp
+    ... def safe_log1pexp(x):            # log(1 + e^x), with a derivative that never overflows
+    ...     return fnp.logaddexp(0.0, x)
+    >>> @safe_log1pexp.defjvp
+    ... def _(primals, tangents):
+    ...     (x,), (t,) = primals, tangents
+    ...     return safe_log1pexp(x), t * fg.nn.sigmoid(x)
+    >>> float(fg.grad(safe_log1pexp)(1000.0)), float(fg.jvp(safe_log1pexp, (0.0,), (2.0,))[1])
+    (1.0, 1.0)
     """
-    from .api import vjp
 
-    def fwd(*args):
-        return fun(*args), args
+    def __init__(self, fun: Callable):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.jvp: Callable | None = None
 
-    def bwd(args, ct):
-        return vjp(fun, *args)[1](ct)
+    def defjvp(self, jvp: Callable) -> Callable:
+        """Set the rule `jvp(primals, tangents) -> (primal_out, tangent_out)` (usable as a
+        decorator: returns `jvp`)."""
+        self.jvp = jvp
+        return jvp
 
-    @functools.wraps(fun)
-    def wrapped(*args):
-        try:
-            out = _apply_custom_rule(getattr(fun, "__name__", "fun"), fwd, bwd, args)
-        except UnexpectedTracerError:
-            # `fun` closes over a value being differentiated: the rule runs `fwd` outside that
-            # differentiation, where the value cannot be used. Differentiate `fun` directly
-            # (same derivatives, nothing rematerialised).
-            out = None
-        return fun(*args) if out is None or out is NotImplemented else out
-
-    return wrapped
+    def __call__(self, *args):
+        if self.jvp is None:
+            raise TypeError(f"custom_jvp function {self.fun.__name__} has no rule yet: call "
+                            f".defjvp(jvp) before using it")
+        rule = CustomJVP(self.fun.__name__, self.fun, self.jvp, self)
+        return current_trace().process_custom_jvp(rule, args)
 
 
-# --- batching rules ----------------------------------------------------------------------
-# custom_lin is recorded in linear graphs and transposed, never evaluated; vmap(grad(f)) and
-# jacrev batch the backward pass, which calls `bwd` on batched values directly. Should a vmap
-# ever map over a linear graph holding one, this maps it: tangents get the batch axis at 0
-# and `bwd` is vmapped over the cotangents (the residuals are shared by all examples).
-
-def _custom_lin_batch(vals, dims, *, bwd, res, in_tree, out_tree, in_avals, out_avals):
-    from ..core.types import ArrayType
-    from ..prims.families import batch_size, bdim_to
-    from .vmap import vmap
-    n = batch_size(vals, dims)
-
-    def batched_bwd(res, cts):
-        return vmap(lambda ct: bwd(res, ct))(cts)
-
-    outs = custom_lin_p.bind(
-        *[bdim_to(v, d, 0, n) for v, d in zip(vals, dims)], bwd=batched_bwd, res=res,
-        in_tree=in_tree, out_tree=out_tree,
-        in_avals=tuple(ArrayType((n,) + a.shape, a.dtype) for a in in_avals),
-        out_avals=tuple(ArrayType((n,) + a.shape, a.dtype) for a in out_avals))
-    return outs, [0] * len(outs)
-
-
-custom_lin_p.batch = _custom_lin_batch
+__all__ = ["custom_vjp", "custom_jvp", "custom_lin_p", "run_fwd_rule"]

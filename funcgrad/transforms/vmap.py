@@ -15,7 +15,18 @@ from typing import Any
 
 from .. import tree
 from ..core.source import user_source, where
-from ..core.trace import Trace, Tracer, current_trace, reraise_conversion, set_trace
+from ..core.trace import (
+    CustomJVP,
+    CustomVJP,
+    Trace,
+    Tracer,
+    as_output,
+    as_value,
+    current_trace,
+    custom_jvp_call,
+    reraise_conversion,
+    set_trace,
+)
 from ..core.types import ArrayType, type_of
 from ..errors import ConcretizationError
 from ..prims.families import bdim_to
@@ -93,30 +104,56 @@ class BatchTrace(Trace):
             return [o if d is None else BatchTracer(self, o, d) for o, d in zip(out, out_dim)]
         return out if out_dim is None else BatchTracer(self, out, out_dim)
 
-    def process_custom_vjp(self, name: str, fwd: Callable, bwd: Callable, args: tuple):
-        """A custom_vjp function called under this vmap: apply its rule in the parent trace
-        with `fwd` and `bwd` vmapped (batch axis 0), so that a differentiation outside this
-        vmap (grad of vmap) still uses the rule. Same protocol as `_apply_custom_rule`."""
-        from .custom import _apply_custom_rule
+    def _rule_args(self, args: tuple):
+        """(the values, batch axis 0 where batched, and whether any is) of `args`, or None
+        when no transformation above this vmap differentiates (then the function just runs
+        here, batched)."""
         outer = self.parent
         while isinstance(outer, BatchTrace):
             outer = outer.parent
-        if not getattr(outer, "differentiates", False):
-            return None  # nothing above differentiates this call: the caller runs `fun`
+        if not outer.differentiates:
+            return None
         flat, in_tree = tree.flatten(args)
         vals, dims = zip(*(self.unwrap(a) for a in flat)) if flat else ((), ())
+        batched = any(d is not None for d in dims)
+        if batched:
+            vals = [bdim_to(v, d, 0, self.size) for v, d in zip(vals, dims)]
+        return tree.unflatten(in_tree, list(vals)), batched
+
+    def _in_parent(self, apply, args, batched):
         prev = set_trace(self.parent)
         try:
-            if all(d is None for d in dims):
-                return _apply_custom_rule(name, fwd, bwd, tree.unflatten(in_tree, list(vals)))
-            vals = [bdim_to(v, d, 0, self.size) for v, d in zip(vals, dims)]
-            out = _apply_custom_rule(name, vmap(fwd), lambda res, ct: vmap(bwd)(res, ct),
-                                     tree.unflatten(in_tree, vals))
+            out = apply(args)
         finally:
             set_trace(prev)
-        if out is None or out is NotImplemented:
-            return out
-        return tree.map(lambda o: BatchTracer(self, o, 0), out)
+        return tree.map(lambda o: BatchTracer(self, o, 0), out) if batched else out
+
+    def process_custom_vjp(self, rule: CustomVJP, args: tuple):
+        """A custom_vjp function called under this vmap: its rule, with `fun`, `fwd` and `bwd`
+        vmapped (batch axis 0), goes to the parent trace, so that a differentiation outside
+        this vmap (grad of vmap) still uses it."""
+        split = self._rule_args(args)
+        if split is None:
+            return rule.fun(*args)
+        vals, batched = split
+        if batched:
+            rule = CustomVJP(rule.name, vmap(rule.fun), vmap(rule.fwd),
+                             lambda res, ct, bwd=rule.bwd: vmap(bwd)(res, ct),
+                             rule.in_forward_mode)
+        return self._in_parent(lambda a: self.parent.process_custom_vjp(rule, a), vals, batched)
+
+    def process_custom_jvp(self, rule: CustomJVP, args: tuple):
+        """A custom_jvp function called under this vmap: the function and its rule vmapped
+        (batch axis 0) go to the parent trace."""
+        split = self._rule_args(args)
+        if split is None:
+            return rule.fun(*args)
+        vals, batched = split
+        if batched:
+            jvp = rule.jvp
+            vfun, vjvp = vmap(rule.fun), vmap(lambda p, t: jvp(p, t))
+            rule = CustomJVP(rule.name, vfun, vjvp, custom_jvp_call(rule.name, vfun, vjvp))
+        return self._in_parent(lambda a: self.parent.process_custom_jvp(rule, a), vals, batched)
 
 
 def batch_flat(f: Callable, vals: list, dims: list, size: int) -> tuple[list, list]:
@@ -201,7 +238,7 @@ def vmap(fun: Callable, in_axes=0, out_axes=0) -> Callable:
                 vals.append(x)
                 dims.append(None)
                 continue
-            x = _as_value(x)
+            x = as_value(x)
             shape = type_of(x).shape
             if not -len(shape) <= ax < len(shape):
                 raise ValueError(f"vmap: in_axes {ax} is out of range for {name} of "
@@ -236,26 +273,16 @@ def vmap(fun: Callable, in_axes=0, out_axes=0) -> Callable:
                     raise ValueError(f"vmap: out_axes is None for output {path or '(root)'}, "
                                      f"but that output is batched (it depends on the mapped "
                                      f"arguments); give it an int out_axes")
-                results.append(_as_output(o))
+                results.append(as_output(o))
                 continue
             rank = len(type_of(o).shape) + (d is None)
             if not -rank <= ax < rank:
                 raise ValueError(f"vmap: out_axes {ax} is out of range for output "
                                  f"{path or '(root)'} with {rank} axes (batch axis included)")
-            results.append(_as_output(bdim_to(_as_value(o), d, ax % rank, size)))
+            results.append(as_output(bdim_to(as_value(o), d, ax % rank, size)))
         return tree.unflatten(store[0], results)
 
     return batched
-
-
-def _as_value(x):
-    from .api import as_value
-    return as_value(x)
-
-
-def _as_output(x):
-    from .api import as_output
-    return as_output(x)
 
 
 __all__ = ["vmap", "batch_flat", "BatchTrace", "BatchTracer"]
