@@ -5,8 +5,8 @@
 array(6.)
 """
 from . import debug, errors, nn, numpy, optim, test_util, tree  # noqa: F401
-from .compile import tape as _tape  # noqa: F401  (installs eager reverse mode)
-from .compile.jit import jit
+from .run import eager as _eager  # noqa: F401  (declares the eager reverse-mode executor)
+from .run.jit import jit
 from .control import cond, fori_loop, scan, switch, while_loop
 from .inspect.debug import debug_nans
 from .transforms.api import (

@@ -4,10 +4,10 @@ For every registered primitive (the cases of tests/test_prims.py `CASES`, contro
 included) this builds a float64 scalar loss around the case and computes its gradient and a
 Hessian-vector product on each of funcgrad's execution paths:
 
-- eager `grad` on calls 1-6 after `tape.reset()`: call 1 differentiates each application the
+- eager `grad` on calls 1-6 after `executor.reset()`: call 1 differentiates each application the
   general way (linearize + transpose), call 2 compiles per-primitive rules, call 3 records the
   call lazily, call 4 compiles the recording as a whole-call program, calls 5-6 run it
-  (`tape.stats()` must show the program where one is expected);
+  (`executor.stats()` must show the program where one is expected);
 - a call that falls back from lazy recording half-way (`bool(...)` on a value forces the
   recorded applications to be computed), calls 1-6;
 - under an outer transformation, calls 1-6 each (the inner tape's regimes change with the
@@ -32,7 +32,7 @@ from test_prims import CASES, MODES, NOT_EXERCISED_HERE, _import_every_module
 
 import funcgrad as fg
 import funcgrad.numpy as fnp
-from funcgrad.compile import tape
+from funcgrad.run import eager as executor
 from funcgrad.core.primitive import registry
 from funcgrad.core.trace import EVAL, current_trace
 from funcgrad.test_util import numerical_jvp
@@ -212,7 +212,7 @@ class Case:
 def _calls(what, f, args, check=None):
     """Call f CALLS times after forgetting every compiled rule and program; each result must
     agree with the first. Returns the first result."""
-    tape.reset()
+    executor.reset()
     results = []
     for k in range(1, CALLS + 1):
         results.append(f(*args))
@@ -261,11 +261,11 @@ def test_every_execution_path_agrees(name, data):
     program = _expects_program(case)
 
     def eager_regimes(k):
-        programs = tape.stats()["programs"]
+        programs = executor.stats()["programs"]
         if k <= 3:
             assert programs == 0, f"call {k} compiled a program"
         if k == CALLS:
-            assert tape.stats()["rules"] > 0, "no per-primitive rule was compiled"
+            assert executor.stats()["rules"] > 0, "no per-primitive rule was compiled"
             assert program is None or (programs > 0) == program, \
                 f"call {k}: programs {programs}, expected {'one' if program else 'none'}"
     grad = _calls(f"{name}: eager grad", g, xs, eager_regimes)
@@ -283,7 +283,7 @@ def test_every_execution_path_agrees(name, data):
 
     # a call that falls back from lazy recording in the middle
     def no_program(k):
-        assert tape.stats()["programs"] == 0, f"call {k}: a call that falls back compiled one"
+        assert executor.stats()["programs"] == 0, f"call {k}: a call that falls back compiled one"
     close_all(_calls(f"{name}: grad, falling back mid-call",
                      fg.grad(case.loss_fall_back, argnums=argnums), xs, no_program),
               grad, TOL, f"{name}: grad falling back mid-call vs eager grad")

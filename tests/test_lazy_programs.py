@@ -8,7 +8,8 @@ import pytest
 
 import funcgrad as fg
 import funcgrad.numpy as fnp
-from funcgrad.compile import tape
+from funcgrad.run import eager as executor
+from funcgrad.run import programs
 from funcgrad.errors import UnexpectedTracerError
 
 CALLS = 6   # call 4 compiles the program; 5 and 6 run it
@@ -16,9 +17,9 @@ CALLS = 6   # call 4 compiles the program; 5 and 6 run it
 
 @pytest.fixture(autouse=True)
 def fresh_caches():
-    tape._clear()
+    executor.reset()
     yield
-    tape._clear()
+    executor.reset()
 
 
 def _close(a, b, rtol=1e-12):
@@ -62,7 +63,7 @@ def test_every_call_agrees_with_jit(name):
         _close(value, ref[0], rtol)
         _close(g, ref[1], rtol)
     if name != "shapes":    # indexing runs eagerly: that call never becomes a program
-        assert tape.program_count() >= 1
+        assert executor.stats()["programs"] >= 1
 
 
 def test_programs_see_new_values_of_inputs_and_constants():
@@ -77,7 +78,7 @@ def test_programs_see_new_values_of_inputs_and_constants():
         c[:] = [1.0 + k, 2.0, -k]           # a closed-over array changed in place
         s = 0.5 + k                          # a different Python float each call
         _close(g(x, s), np.cos(x) * c * s)
-    assert tape.program_count() >= 1
+    assert executor.stats()["programs"] >= 1
 
 
 def test_value_dependent_python_control_flow_never_reuses_a_stale_program():
@@ -91,7 +92,7 @@ def test_value_dependent_python_control_flow_never_reuses_a_stale_program():
         x = np.array([0.3, 0.2]) * (1 if k % 2 else -1)
         want = 3 * x ** 2 if x.sum() > 0 else np.cos(x)
         _close(g(x), want)
-    assert tape.program_count() == 0
+    assert executor.stats()["programs"] == 0
 
 
 def test_bool_of_a_traced_comparison_falls_back():
@@ -144,7 +145,7 @@ def test_vjp_of_a_program_under_jit_and_vmap():
     jac = np.diag(np.cos(x) * x + np.sin(x))
     for _ in range(CALLS):
         out, f_vjp = fg.vjp(f, x)
-    assert tape.program_count() >= 1
+    assert executor.stats()["programs"] >= 1
     _close(out, np.sin(x) * x)
     ct = np.array([1.0, 2.0, -1.0])
     (g1,) = f_vjp(ct)
@@ -282,13 +283,13 @@ def test_training_loop_matches_jit():
     jstep = fg.jit(step)
     for _ in range(20):
         eager, jitted = step(eager), jstep(jitted)
-    assert tape.program_count() >= 1
+    assert executor.stats()["programs"] >= 1
     for a, b in zip(eager, jitted):
         np.testing.assert_allclose(a, b, rtol=1e-10)
 
 
 def test_long_calls_stay_on_the_tape(monkeypatch):
-    monkeypatch.setattr(tape, "_MAX_PROGRAM_LENGTH", 10)
+    monkeypatch.setattr(programs, "MAX_PROGRAM_LENGTH", 10)
 
     def f(x):
         for _ in range(20):
@@ -299,7 +300,7 @@ def test_long_calls_stay_on_the_tape(monkeypatch):
     x = np.array([0.3])
     for _ in range(CALLS):
         got = g(x)
-    assert tape.program_count() == 0
+    assert executor.stats()["programs"] == 0
     _close(got, fg.jit(fg.grad(f))(x))
 
 

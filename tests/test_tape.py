@@ -17,7 +17,7 @@ import pytest
 
 import funcgrad as fg
 import funcgrad.numpy as fnp
-from funcgrad.compile import tape
+from funcgrad.run import eager as executor
 from funcgrad.core.trace import EVAL, current_trace
 from funcgrad.errors import UnexpectedTracerError
 from funcgrad.prims import elementwise
@@ -29,7 +29,7 @@ RTOL = 1e-12
 @pytest.fixture(autouse=True)
 def fresh_tape():
     """Every test starts with empty rule caches and leaves no transformation current."""
-    tape._clear()
+    executor.reset()
     yield
     assert current_trace() is EVAL
     assert fg.grad(lambda x: x ** 2)(3.0) == 6.0
@@ -201,13 +201,13 @@ def test_general_compiled_and_traced_paths_agree(name):
     f, args = CASES[name]
     df = fg.grad(f, argnums=_argnums(args))
     expected = fg.jit(df)(*args)            # traced: linearize + transpose of the whole graph
-    tape._clear()
+    executor.reset()
     first = df(*args)                       # every signature new: the general path
-    n1 = tape.rule_count()
+    n1 = executor.stats()["rules"]
     second = df(*args)                      # signatures seen before compile
-    n2 = tape.rule_count()
+    n2 = executor.stats()["rules"]
     third = df(*args)                       # compiled rules only
-    n3 = tape.rule_count()
+    n3 = executor.stats()["rules"]
     for got in (first, second, third):
         assert_tree_close(got, expected)
     assert_tree_close(second, first)
@@ -256,7 +256,7 @@ def test_python_scalar_constants_are_inputs_of_the_compiled_rule():
             np.testing.assert_allclose(
                 expected, c + k * x ** (k - 1) + (np.abs(x) < abs(c)) * arr
                 - 2 * x * arr / (x * x + c) ** 2, rtol=1e-12)
-    assert tape.rule_count() > 0
+    assert executor.stats()["rules"] > 0
 
 
 def test_closed_over_array_mutated_between_calls_is_seen():
@@ -414,7 +414,7 @@ def test_vjp_fn_under_jit_and_vmap_agrees_with_eager(warm):
     if warm:
         for _ in range(2):
             fg.vjp(_vjp_fun, _VX, _VY)[1](_CT)
-        assert tape.rule_count() > 0
+        assert executor.stats()["rules"] > 0
     _, vjp_fn = fg.vjp(_vjp_fun, _VX, _VY)
     eager = vjp_fn(_CT)
     assert_tree_close(eager, _vjp_expected(_CT))
@@ -789,7 +789,7 @@ def test_leaked_tracer_is_an_error_and_grad_still_works():
     x = np.array([0.1, 0.2])
     for _ in range(3):                      # general, then compiled: intermediates leak too
         np.testing.assert_allclose(fg.grad(f)(x), 2.0 * np.cos(x), rtol=RTOL)
-    assert all(isinstance(t, tape.TapeTracer) for t in leaked)
+    assert all(isinstance(t, executor.TapeTracer) for t in leaked)
     for t in (leaked[0], leaked[-1]):
         uses = t_uses(t)
         with pytest.raises(UnexpectedTracerError):
@@ -832,14 +832,14 @@ def test_reassigning_a_jvp_rule_changes_eager_gradients(monkeypatch):
     f = lambda x: fnp.sum(fnp.sin(x))
     for _ in range(2):
         np.testing.assert_allclose(fg.grad(f)(x), np.cos(x), rtol=RTOL)
-    assert tape.rule_count() > 0
+    assert executor.stats()["rules"] > 0
 
     def wrong_rule(primals, tangents):
         (x,), (t,) = primals, tangents
         return elementwise.sin(x), t * 2.0
 
     monkeypatch.setattr(elementwise.sin_p, "jvp", wrong_rule)
-    assert tape.rule_count() == 0
+    assert executor.stats()["rules"] == 0
     for _ in range(3):                      # general, compiling, compiled: all use the new rule
         np.testing.assert_allclose(fg.grad(f)(x), np.full(3, 2.0), rtol=RTOL)
     monkeypatch.undo()
@@ -852,16 +852,16 @@ def test_reassigning_a_transpose_rule_changes_eager_gradients(monkeypatch):
     f = lambda x: fnp.sum(-fnp.sin(x))
     for _ in range(2):
         np.testing.assert_allclose(fg.grad(f)(x), -np.cos(x), rtol=RTOL)
-    n = tape.rule_count()
+    n = executor.stats()["rules"]
     assert n > 0
     monkeypatch.setattr(elementwise.neg_p, "transpose", lambda ct, x: [ct * 3.0])  # wrong
-    assert tape.rule_count() == 0
+    assert executor.stats()["rules"] == 0
     for _ in range(3):
         np.testing.assert_allclose(fg.grad(f)(x), 3.0 * np.cos(x), rtol=RTOL)
     monkeypatch.undo()
     for _ in range(3):
         np.testing.assert_allclose(fg.grad(f)(x), -np.cos(x), rtol=RTOL)
-    assert tape.rule_count() == n
+    assert executor.stats()["rules"] == n
 
 
 # ---------------------------------------------------------------- threads
@@ -876,11 +876,11 @@ def test_threads_compute_eager_gradients_concurrently():
         (lambda x: fnp.sum(fnp.exp(-x * x) * fnp.cumsum(x)), rng.standard_normal(6)),
     ]
     expected = [fg.jit(fg.grad(f))(x) for f, x in jobs]
-    tape._clear()
+    executor.reset()
     single = [fg.grad(f)(x) for f, x in jobs]
     for s, e in zip(single, expected):
         np.testing.assert_allclose(s, e, rtol=RTOL)
-    tape._clear()
+    executor.reset()
     barrier = threading.Barrier(len(jobs))
     errors: list = []
     results: list = [[] for _ in jobs]
@@ -907,7 +907,7 @@ def test_threads_compute_eager_gradients_concurrently():
         assert len(rs) == 50
         for r in rs:
             np.testing.assert_allclose(r, single[k], rtol=RTOL)
-    assert tape.rule_count() > 0
+    assert executor.stats()["rules"] > 0
 
 
 # ---------------------------------------------------------------- bad input

@@ -18,7 +18,7 @@ import pytest
 
 import funcgrad as fg
 import funcgrad.numpy as fnp
-from funcgrad.compile import tape
+from funcgrad.run import eager as executor
 from funcgrad.core.trace import EVAL, Tracer, current_trace
 from funcgrad.errors import UnexpectedTracerError
 
@@ -29,22 +29,22 @@ CALLS = 6           # 1-2 tape, 3 records and materialises, 4 compiles, 5-6 run 
 @pytest.fixture(autouse=True)
 def fresh_tape():
     """Empty rule and program caches before each test; no transformation left current."""
-    tape._clear()
+    executor.reset()
     yield
     assert current_trace() is EVAL
 
 
 @pytest.fixture
 def program_runs(monkeypatch):
-    """Counts the calls that ran a compiled program (`tape._run_program`)."""
+    """Counts the calls that ran a compiled program (`executor._run_program`)."""
     count = [0]
-    real = tape._run_program
+    real = executor._run_program
 
     def counting(*args, **kwargs):
         count[0] += 1
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(tape, "_run_program", counting)
+    monkeypatch.setattr(executor, "_run_program", counting)
     return count
 
 
@@ -172,7 +172,7 @@ def test_every_call_agrees_with_the_first_and_with_jit(name, program_runs):
     for call in range(1, CALLS + 1):
         value, g = vg(*args)
         if call == 5:
-            assert tape.program_count() >= 1
+            assert executor.stats()["programs"] >= 1
         assert type(value) is np.ndarray and value.shape == ()
         diff = args[argnums] if isinstance(argnums, int) else tuple(args[i] for i in argnums)
         assert fg.tree.structure(g) == fg.tree.structure(diff)
@@ -227,7 +227,7 @@ def test_large_arrays_with_buffer_reuse():
     for _ in range(CALLS):
         value, g = vg(x)
         np.testing.assert_allclose(g, analytic(x), rtol=1e-12, atol=1e-14)
-    assert tape.program_count() >= 1
+    assert executor.stats()["programs"] >= 1
     np.testing.assert_array_equal(x, x0)
 
 
@@ -248,7 +248,7 @@ def test_programs_see_new_inputs_and_mutated_constants(program_runs):
         np.testing.assert_allclose(g(x, s), want, rtol=RTOL)
         fd = numeric_grad(lambda v, s=s: np.sum(np.sin(v) * c * s + np.exp(v * s) + v * c[0]), x)
         np.testing.assert_allclose(g(x, s), fd, rtol=1e-6, atol=1e-6)
-    assert tape.program_count() >= 1
+    assert executor.stats()["programs"] >= 1
     assert program_runs[0] >= 4
 
 
@@ -307,7 +307,7 @@ def test_new_keyword_values_and_one_array_passed_as_two_arguments():
         np.testing.assert_allclose(ga, np.cos(x) * x * k, rtol=RTOL)
         np.testing.assert_allclose(gb, np.sin(x) * k, rtol=RTOL)
         assert not np.shares_memory(ga, gb)
-    assert tape.program_count() >= 1
+    assert executor.stats()["programs"] >= 1
 
 
 def test_a_constant_array_mutated_later_in_the_same_call():
@@ -360,7 +360,7 @@ def test_alternating_dtypes_of_one_function():
         g = fg.grad(f)(xx)
         assert g.dtype == xx.dtype and g.shape == (3,)
         np.testing.assert_allclose(g, 2 * np.cos(xx) + 2 * xx, rtol=1e-6 if k % 2 else RTOL)
-    assert tape.program_count() >= 2
+    assert executor.stats()["programs"] >= 2
 
 
 # ------------------------------------------------------- 3. value-dependent control flow
@@ -428,7 +428,7 @@ def test_python_branch_on_a_non_differentiated_argument_gives_separate_programs(
         mode = "square" if (k // 3) % 2 else "sin"
         want = 2 * x if mode == "square" else np.cos(x)
         np.testing.assert_allclose(g(x, mode), want, rtol=RTOL)
-    assert tape.program_count() >= 2
+    assert executor.stats()["programs"] >= 2
 
 
 # ------------------------------------------------------- 4. structure chosen by a static int
@@ -456,7 +456,7 @@ def test_static_iteration_counts_each_get_a_correct_program():
     for n in ns:                                # warm each variant
         for _ in range(CALLS):
             np.testing.assert_allclose(grads[n](x), _loop_grad(n, x), rtol=RTOL)
-    assert tape.program_count() >= len(ns)
+    assert executor.stats()["programs"] >= len(ns)
     for k in range(3 * len(ns)):                # then interleaved
         n = ns[(k * 3) % len(ns)]
         np.testing.assert_allclose(grads[n](x), _loop_grad(n, x), rtol=RTOL)
@@ -536,7 +536,7 @@ def test_vjp_of_a_program_twice_under_jit_and_under_vmap(program_runs):
     for _ in range(CALLS):
         out, f_vjp = fg.vjp(f, x)
         np.testing.assert_allclose(out, np.sin(x) * x + np.exp(x * 0.5), rtol=RTOL)
-    assert tape.program_count() >= 1 and program_runs[0] >= 2
+    assert executor.stats()["programs"] >= 1 and program_runs[0] >= 2
     ct1, ct2 = np.array([1.0, 2.0, -1.0, 0.5]), np.array([-3.0, 0.0, 4.0, 1.0])
     (g1,) = f_vjp(ct1)
     kept = g1.copy()
@@ -626,7 +626,7 @@ def test_vjp_of_a_large_program_twice_with_buffer_reuse():
 
     for _ in range(CALLS):
         out, f_vjp = fg.vjp(f, x)
-    assert tape.program_count() >= 1
+    assert executor.stats()["programs"] >= 1
     ct1, ct2 = np.cos(x), np.sin(3 * x)
     (a,) = f_vjp(ct1)
     kept = a.copy()
@@ -654,7 +654,7 @@ def test_vjp_of_a_program_with_repeated_and_boolean_outputs():
         (g,) = f_vjp(ct)
         np.testing.assert_allclose(g, 3.0 * np.cos(x) + 0.5, rtol=RTOL)
         assert not np.shares_memory(g, ct[2])
-    assert tape.program_count() >= 1
+    assert executor.stats()["programs"] >= 1
 
 
 # ------------------------------------------------------- 7. jacrev
@@ -703,7 +703,7 @@ def test_leaked_tracer_of_a_lazy_call_is_an_error_and_grad_still_works(program_r
         np.testing.assert_allclose(g(x), want, rtol=RTOL)
     assert program_runs[0] >= 2
     t = leaked[-1]                              # from a call that ran the program
-    assert isinstance(t, tape.TapeTracer)
+    assert isinstance(t, executor.TapeTracer)
     with pytest.raises(UnexpectedTracerError):
         fnp.exp(t)
     with pytest.raises(UnexpectedTracerError):
@@ -769,7 +769,7 @@ def test_shape_error_after_warm_up_is_reported_and_nothing_breaks():
     flag["bad"] = False
     for _ in range(CALLS):
         np.testing.assert_allclose(g(x), want, rtol=RTOL)
-    assert tape.program_count() >= 1
+    assert executor.stats()["programs"] >= 1
 
 
 def test_shape_error_between_two_traced_arguments_after_warm_up():
@@ -824,7 +824,7 @@ def test_grad_of_grad_and_hessian_vector_products_over_a_warm_inner_grad():
     x = np.array([0.4, -0.8, 1.3])
     for _ in range(CALLS):
         np.testing.assert_allclose(df(x), np.cos(x) * x + np.sin(x) + 1.5 * x ** 2, rtol=RTOL)
-    assert tape.program_count() >= 1
+    assert executor.stats()["programs"] >= 1
     h = np.diag(2 * np.cos(x) - x * np.sin(x) + 3.0 * x)
     v = np.array([1.0, 2.0, -0.5])
     for k in range(CALLS):
@@ -955,7 +955,7 @@ def _run_in_threads(work, n: int) -> None:
 def test_threads_running_programs_agree_with_one_thread():
     xs = [np.linspace(-1.0, 1.0, int(np.prod(s))).reshape(s) for s in _THREAD_SHAPES]
     single = [fg.grad(_thread_function(k))(xs[k]) for k in range(4)]
-    tape._clear()
+    executor.reset()
     results, errors = {}, []
     barrier = threading.Barrier(4)
 
@@ -969,7 +969,7 @@ def test_threads_running_programs_agree_with_one_thread():
 
     _run_in_threads(work, 4)
     assert not errors, errors
-    assert tape.program_count() >= 1
+    assert executor.stats()["programs"] >= 1
     for k in range(4):
         x = xs[k]
         want = (2 * np.sin(x * (k + 1)) * np.cos(x * (k + 1)) * (k + 1)
@@ -1034,7 +1034,7 @@ def test_custom_vjp_inside_uses_its_rule_every_call(program_runs):
         np.testing.assert_allclose(g, 2 * np.cos(x) + 2 * x, rtol=RTOL)
         assert calls["fwd"] == k + 1 and calls["bwd"] == k + 1
     assert program_runs[0] == 0
-    assert tape.program_count() == 0
+    assert executor.stats()["programs"] == 0
 
 
 def test_checkpoint_inside_over_many_calls():
@@ -1093,7 +1093,7 @@ def test_logistic_regression_training_matches_jit():
         jitted, j_state, lj = jstep(jitted, j_state)
         e_losses.append(float(le))
         j_losses.append(float(lj))
-    assert tape.program_count() >= 1
+    assert executor.stats()["programs"] >= 1
     assert e_losses[-1] < e_losses[0]
     np.testing.assert_allclose(e_losses, j_losses, rtol=1e-10)
     for key in ("w", "b"):

@@ -22,8 +22,11 @@ from ..core.primitive import Primitive
 from ..core.source import where
 from ..core.types import ArrayType, is_float, type_of
 from ..prims.elementwise import UndefinedPrimal, convert, eq, maximum, minimum, ne_p
-from ..prims.families import zeros
+from ..prims.families import batch_size, bdim_to, zeros
+from ..transforms.ad import backward_pass
 from ..transforms.api import as_value
+from ..transforms.interpret import eval_graph
+from ..transforms.vmap import batch_flat
 from .common import (
     aval_of,
     batch_graph,
@@ -96,7 +99,6 @@ def _cond_jvp(primals, tangents, *, branches):
 
 def _cond_transpose(cts, index, *ins, branches):
     """Linear in the undefined inputs: a cond over each branch's transpose."""
-    from ..transforms.ad import backward_pass
     linear = [type(x) is UndefinedPrimal for x in ins]
     known = [x for x, m in zip(ins, linear) if not m]
 
@@ -117,15 +119,12 @@ def _cond_transpose(cts, index, *ins, branches):
 
 
 def _eval(graph: Graph, args: list) -> list:
-    from ..transforms.interpret import eval_graph
     return eval_graph(graph, args)
 
 
 def _cond_batch(vals, dims, *, branches):
     """Same index for all examples: one cond over the batched branches. A batched index:
     every branch runs on the whole batch and each example selects its branch's result."""
-    from ..prims.families import batch_size, bdim_to
-    from ..transforms.vmap import batch_flat
     size = batch_size(vals, dims)
     index, idx_dim = vals[0], dims[0]
     ops, op_dims = to_front(vals[1:], dims[1:], size)

@@ -7,11 +7,19 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import tree
+from ..compile.codegen import compile_graph
+from ..compile.passes import optimize
 from ..core.ir import Graph, Lit, Var
 from ..core.source import user_source
 from ..core.trace import GraphTrace, current_trace, reraise_conversion, set_trace
 from ..core.types import ArrayType, is_float, type_of
+from ..prims.elementwise import select
+from ..prims.families import bdim_to
+from ..prims.shape import reshape
+from ..transforms.ad import linearize_flat
 from ..transforms.api import as_value
+from ..transforms.interpret import eval_graph
+from ..transforms.vmap import batch_flat
 
 
 def trace_flat(fun: Callable, avals: list[ArrayType], kind: str) -> tuple[Graph, list]:
@@ -71,8 +79,6 @@ def runner(graph: Graph) -> Callable:
     """The sub-graph as a generated NumPy function, compiled once and kept in `graph.info`."""
     fn = graph.info.get("_compiled")
     if fn is None:
-        from ..compile.codegen import compile_graph
-        from ..compile.passes import optimize
         fn, _ = compile_graph(optimize(graph), "body")
         graph.info["_compiled"] = fn
     return fn
@@ -168,8 +174,6 @@ def linearize_graph(graph: Graph, nonzero: list[bool], kind: str):
     outputs followed by residuals; `lin` is linear, with `lin.constvars` the residuals (in the
     order fwd returns them), `lin.invars` the tangents of the marked inputs, and
     `lin.outvars` the tangents of all outputs."""
-    from ..transforms.ad import linearize_flat
-    from ..transforms.interpret import eval_graph
     store = []
 
     def fwd_fun(*args):
@@ -190,7 +194,6 @@ def run(graph: Graph, args: list) -> list:
     if "_compiled" in graph.info or graph.info.get("_ran"):
         outs = runner(graph)(*args)
     else:
-        from ..transforms.interpret import eval_graph
         graph.info["_ran"] = True
         outs = eval_graph(graph, list(args))
     return [o if type(o) is np.ndarray else np.asarray(o, a.dtype)
@@ -201,9 +204,6 @@ def batch_graph(graph: Graph, dims: list, size: int, force: list[bool], kind: st
     """The graph vmapped over `size` examples: inputs with dims[i] == 0 carry a leading batch
     axis. Outputs marked in `force`, or batched anyway, get their batch axis at 0.
     Returns (graph, consts, out_dims) with out_dims[i] in (0, None)."""
-    from ..prims.families import bdim_to
-    from ..transforms.interpret import eval_graph
-    from ..transforms.vmap import batch_flat
     avals = [v.aval if d is None else ArrayType((size,) + v.aval.shape, v.aval.dtype)
              for v, d in zip(graph.invars, dims)]
     out_dims: list = []
@@ -225,14 +225,11 @@ def batch_graph(graph: Graph, dims: list, size: int, force: list[bool], kind: st
 
 def to_front(vals: list, dims: list, size: int) -> tuple[list, list]:
     """Move each batched value's batch axis to 0; unbatched values stay as they are."""
-    from ..prims.families import bdim_to
     return ([v if d is None else bdim_to(v, d, 0, size) for v, d in zip(vals, dims)],
             [None if d is None else 0 for d in dims])
 
 
 def select_batched(pred, on_true, on_false):
     """Per-example choice: `pred` has shape (batch,), the values a leading batch axis."""
-    from ..prims.elementwise import select
-    from ..prims.shape import reshape
     rank = len(on_true.shape)
     return select(reshape(pred, pred.shape + (1,) * (rank - 1)), on_true, on_false)

@@ -23,8 +23,12 @@ from ..core.source import where
 from ..core.trace import GraphTrace, current_trace
 from ..core.types import ArrayType, is_float, type_of
 from ..prims.elementwise import UndefinedPrimal, add, convert
-from ..prims.families import zeros
+from ..prims.families import batch_size, bdim_to, zeros
+from ..prims.reductions import reduce_max
+from ..transforms.ad import backward_pass
 from ..transforms.api import as_value
+from ..transforms.interpret import eval_graph
+from ..transforms.jvp import jvp_flat
 from .common import (
     aval_of,
     batch_graph,
@@ -154,7 +158,6 @@ def _scan_jvp(primals, tangents, *, body, num_consts, num_carry, length, reverse
 def _scan_transpose(cts, *args, body, num_consts, num_carry, length, reverse):
     """A linear scan (in its undefined consts and xs, and all its carries) run backward: the
     carry holds the carries' cotangents and accumulates the consts' cotangents."""
-    from ..transforms.ad import backward_pass
     nc, nk = num_consts, num_carry
     consts, xs = args[:nc], args[nc + nk:]
     lin_c = [type(c) is UndefinedPrimal for c in consts]
@@ -195,7 +198,6 @@ def _scan_batch(vals, dims, *, body, num_consts, num_carry, length, reverse):
     """A scan over the batched body: consts and carries batched along axis 0, xs and ys
     along axis 1 (axis 0 is the scanned one). A carry is batched if its initial value is or
     the body makes it so (found by iterating to a fixed point)."""
-    from ..prims.families import batch_size, bdim_to
     size = batch_size(vals, dims)
     nc, nk = num_consts, num_carry
     consts, c_dims = to_front(vals[:nc], dims[:nc], size)
@@ -326,8 +328,6 @@ def _while_jvp(primals, tangents, *, cond, body, cond_nconsts, body_nconsts):
     carry_t = [t for t in tangents[ncc + nbc:] if t is not None]
 
     def jvp_body(*a):
-        from ..transforms.ad import jvp_flat
-        from ..transforms.interpret import eval_graph
         consts, ct = a[:nbc], a[nbc:nbc + len(bc_t)]
         carry, kt = a[nbc + len(bc_t):nbc + len(bc_t) + nk], a[nbc + len(bc_t) + nk:]
         cti, kti = iter(ct), iter(kt)
@@ -339,7 +339,6 @@ def _while_jvp(primals, tangents, *, cond, body, cond_nconsts, body_nconsts):
                              for t, v, m in zip(t_outs, body.outvars, carry_nz) if m]
 
     def jvp_cond(*a):
-        from ..transforms.interpret import eval_graph
         return eval_graph(cond, list(a[:ncc + nk]))
 
     b_avals = [v.aval for v in body.invars]
@@ -371,9 +370,6 @@ def _while_transpose(cts, *args, **params):
 def _while_batch(vals, dims, *, cond, body, cond_nconsts, body_nconsts):
     """A while loop over batched values. If the predicate is batched, the loop runs while any
     example's predicate holds, and examples that are done keep their carry (a select)."""
-    from ..prims.families import batch_size, bdim_to
-    from ..prims.reductions import reduce_max
-    from ..transforms.interpret import eval_graph
     size = batch_size(vals, dims)
     ncc, nbc = cond_nconsts, body_nconsts
     vals, dims = to_front(list(vals), list(dims), size)

@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from .types import ArrayType
+from .types import ArrayType, dtype_short
 
 
 class Var:
@@ -48,6 +48,11 @@ class Eqn:
 class Graph:
     """A typed SSA graph: `invars` (and `constvars` bound to `consts`) -> `eqns` -> `outvars`.
 
+    `print(graph)` (or `graph.pretty(source=True)`, with the user's lines) shows it as text.
+    The drawing methods `to_dot()`, `render(path)` and `to_html(path)` are funcgrad.inspect's
+    (installed on Graph when it is imported, as `import funcgrad` does): the IR knows no
+    renderer.
+
     >>> import funcgrad as fg, numpy as np
     >>> g = fg.make_graph(lambda x: np.sin(x) * 2.0)(np.ones(3))
     >>> [e.primitive.name for e in g.eqns]
@@ -79,39 +84,6 @@ class Graph:
 
     def __repr__(self) -> str:
         return self.pretty()
-
-    def to_dot(self) -> str:
-        """Graphviz DOT source: one box per equation, sub-graphs as clusters, backward in orange.
-
-        >>> import funcgrad as fg, numpy as np
-        >>> fg.make_graph(np.sin)(np.ones(3)).to_dot().startswith("digraph")
-        True
-        """
-        from ..inspect.render import graph_to_dot
-        return graph_to_dot(self)
-
-    def render(self, path: str, format: str | None = None) -> str:
-        """Draw the graph to `path` (svg/png/pdf, from the suffix) with Graphviz's `dot`.
-
-        Raises RuntimeError saying how to install Graphviz when `dot` is missing.
-
-        >>> import funcgrad as fg, numpy as np
-        >>> fg.make_graph(np.sin)(np.ones(3)).render("/tmp/sin.svg")   # doctest: +SKIP
-        '/tmp/sin.svg'
-        """
-        from ..inspect.render import render
-        return render(self, path, format)
-
-    def to_html(self, path: str | None = None) -> str:
-        """One self-contained HTML page: listing, shapes, source lines, costs (and the drawing
-        when Graphviz is installed). Returns the page; also writes it to `path` if given.
-
-        >>> import funcgrad as fg, numpy as np
-        >>> "<table" in fg.make_graph(np.sin)(np.ones(3)).to_html()
-        True
-        """
-        from ..inspect.html import graph_to_html
-        return graph_to_html(self, path)
 
 
 def dce(graph: Graph) -> Graph:
@@ -231,7 +203,6 @@ def _lit(v: Lit) -> str:
 
 def _param(v) -> str:
     if isinstance(v, np.dtype) or (isinstance(v, type) and issubclass(v, np.generic)):
-        from .types import dtype_short
         return dtype_short(v)
     if callable(v) and hasattr(v, "__name__"):
         return v.__name__

@@ -16,6 +16,13 @@ from collections.abc import Callable
 
 import numpy as np
 
+import funcgrad as fg
+
+from ..core.types import dtype_short
+from .cost import format_bytes, format_count, graph_cost
+from .html import graph_to_html
+from .render import graph_to_dot, run_dot
+
 DTYPES = {"f16": np.float16, "f32": np.float32, "f64": np.float64, "i32": np.int32,
           "i64": np.int64, "bool": np.bool_}
 FORMATS = ("text", "dot", "svg", "html")
@@ -159,7 +166,6 @@ def make_parser() -> argparse.ArgumentParser:
 
 def build_graph(fun: Callable, args: list, grad: bool = False, jit: bool = False):
     """The Graph that `inspect` shows: of `fun`, `grad(fun)`, or what `jit` compiles."""
-    import funcgrad as fg
     target = fg.grad(fun) if grad else fun
     if jit:
         jitted = fg.jit(target)
@@ -172,7 +178,6 @@ def build_graph(fun: Callable, args: list, grad: bool = False, jit: bool = False
 
 
 def _summary_line(graph) -> str:
-    from .cost import format_bytes, format_count, graph_cost
     c = graph_cost(graph)
     return (f"# {len(graph.eqns)} equations, {format_count(c['flops'])} FLOPs, "
             f"{format_bytes(c['bytes_read'])} read, {format_bytes(c['bytes_written'])} "
@@ -199,17 +204,13 @@ def run_inspect(ns: argparse.Namespace) -> tuple[str | bytes, str]:
     if ns.format == "text":
         return f"# {title}\n{graph.pretty(source=True)}\n{_summary_line(graph)}\n", title
     if ns.format == "dot":
-        from .render import graph_to_dot
         return graph_to_dot(graph, title), title
     if ns.format == "svg":
-        from .render import graph_to_dot, run_dot
         return run_dot(graph_to_dot(graph, title), "svg"), title
-    from .html import graph_to_html
     return graph_to_html(graph, title=title), title
 
 
 def _short(spec) -> str:
-    from ..core.types import dtype_short
     shape, dtype = spec
     return f"{dtype_short(dtype)}[{','.join(map(str, shape))}]"
 

@@ -8,7 +8,10 @@ import numpy as np
 
 from .. import tree
 from ..core.ir import Graph, Lit, _Printer
-from ..core.trace import EvalTrace, current_trace
+from ..core.trace import EvalTrace, as_output, current_trace
+from ..core.types import dtype_short
+from ..transforms.api import as_value_tree, trace_to_graph
+from ..transforms.interpret import eval_graph
 from .render import backward_mask
 
 
@@ -30,7 +33,6 @@ def debug_nans(fun: Callable, static_argnums=()) -> Callable:
     ...
     FloatingPointError: debug_nans: `log` produced -inf (1 of 2 values) from finite inputs, ...
     """
-    from ..transforms.api import as_output, as_value_tree, trace_to_graph
     static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
 
     @functools.wraps(fun)
@@ -53,22 +55,13 @@ def eval_graph_checked(graph: Graph, args: list) -> list:
     >>> eval_graph_checked(g, [np.array([4.0, 9.0])])
     [array([3., 4.])]
     """
-    env = dict(zip(graph.constvars, graph.consts))
-    env.update(zip(graph.invars, args, strict=True))
-
-    def read(v):
-        return v.val if isinstance(v, Lit) else env[v]
+    def check(i, eqn, ins, outs):
+        problem = _new_nonfinite(ins, outs)
+        if problem is not None:
+            raise FloatingPointError(_message(graph, i, ins, list(outs), problem))
 
     with np.errstate(all="ignore"):
-        for i, eqn in enumerate(graph.eqns):
-            ins = [read(v) for v in eqn.inputs]
-            out = eqn.primitive.bind(*ins, **eqn.params)
-            outs = list(out) if eqn.primitive.multiple_results else [out]
-            env.update(zip(eqn.outputs, outs))
-            problem = _new_nonfinite(ins, outs)
-            if problem is not None:
-                raise FloatingPointError(_message(graph, i, ins, outs, problem))
-    return [read(v) for v in graph.outvars]
+        return eval_graph(graph, args, on_eqn=check)
 
 
 def _counts(x) -> tuple[int, int]:
@@ -100,7 +93,6 @@ def _new_nonfinite(ins: list, outs: list) -> str | None:
 
 def _summary(x) -> str:
     a = np.asarray(x)
-    from ..core.types import dtype_short
     kind = f"{dtype_short(a.dtype)}[{','.join(map(str, a.shape))}]"
     if a.size == 0:
         return f"{kind} (empty)"

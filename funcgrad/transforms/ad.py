@@ -1,6 +1,15 @@
-"""Automatic differentiation: forward mode (jvp), linearize (= jvp + partial evaluation), and
-reverse mode (= linearize + transpose). Everything about reverse mode is in this file."""
+"""Reverse mode: linearize (= forward mode + partial evaluation) and transpose.
+
+`linearize_flat` runs a function under a JVP trace (transforms/jvp.py) whose primal values are
+computed concretely, or by the enclosing transformation, while a partial-evaluation graph
+trace records only the tangent operations: a linear graph. `backward_pass` transposes a linear
+graph with each linear primitive's `transpose` rule. `vjp_flat` is the two together; how a
+call is executed (traced whole, or on the eager tape) is an executor's choice (below).
+"""
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -9,6 +18,7 @@ from ..core.source import set_source_override, user_source
 from ..core.trace import (
     GraphTrace,
     GraphTracer,
+    Trace,
     current_trace,
     reraise_conversion,
     set_trace,
@@ -130,16 +140,39 @@ def _fit(ct, aval: ArrayType):
     return ct
 
 
-# Eager reverse mode (no enclosing graph being built) runs on a tape of compiled
-# per-primitive VJPs: funcgrad.compile.tape installs (applies_to(trace), vjp_flat) here
-# (compile sits above transforms).
-eager_vjp = None
+# ---------------------------------------------------------------- executors
+# What reverse mode computes is above; how it is executed is an executor's choice. The one
+# here (linearize the whole function into a graph, then transpose it) runs whenever a graph
+# is being built (jit, make_graph, control-flow bodies), so that backward equations carry the
+# forward line they differentiate. Other executors declare themselves with register_executor:
+# funcgrad.run.eager runs eager calls on a tape of compiled per-primitive rules and
+# whole-call programs (the layer above this one, so it registers when imported).
+
+class Executor(NamedTuple):
+    """A way to execute reverse mode: `vjp_flat(f, primals, kind)`, used when
+    `applies(current_trace())` is true (executors registered later are asked first)."""
+
+    name: str
+    applies: Callable[[Trace], bool]
+    vjp_flat: Callable
+
+
+_executors: list[Executor] = []
+
+
+def register_executor(executor: Executor) -> None:
+    """Declare a reverse-mode executor (replacing one of the same name)."""
+    _executors[:] = [e for e in _executors if e.name != executor.name]
+    _executors.insert(0, executor)
 
 
 def vjp_flat(f, primals: list, kind: str = "vjp"):
     """(outputs, vjp_fn) on flat lists; vjp_fn(cts) gives one cotangent (or None) per primal."""
-    if eager_vjp is not None and eager_vjp[0](current_trace()):
-        return eager_vjp[1](f, primals, kind)
+    if _executors:
+        trace = current_trace()
+        for executor in _executors:
+            if executor.applies(trace):
+                return executor.vjp_flat(f, primals, kind)
     out, graph = linearize_flat(f, primals, kind)
     mask = graph.info["linear_inputs"]
 

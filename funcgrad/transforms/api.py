@@ -24,8 +24,9 @@ from ..core.trace import (
 from ..core.types import is_float, type_of
 from ..errors import UnexpectedTracerError
 from ..prims.families import zeros
-from ..prims.special import stop_gradient_p
+from ..prims.special import full, stop_gradient_p
 from .ad import linearize_flat, vjp_flat
+from .interpret import eval_graph
 from .jvp import jvp_flat
 
 
@@ -170,7 +171,6 @@ def _split_aux(out, aux_store: list):
 
 
 def _ones_like(x):
-    from ..prims.special import full
     return full(shape=x.shape, fill_value=1, dtype=x.dtype)
 
 
@@ -276,7 +276,6 @@ def linearize(fun: Callable, *primals):
     >>> f_jvp(2.0)
     array(2.)
     """
-    from .interpret import eval_graph
     flat, in_tree = tree.flatten(tuple(as_value_tree(p) for p in primals))
     store: list = []
     out, graph = linearize_flat(_flatten_fun(fun, in_tree, store), flat, "linearize",

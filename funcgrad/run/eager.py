@@ -1,4 +1,4 @@
-"""Eager reverse mode: a tape of compiled per-primitive VJPs.
+"""The eager executor of reverse mode: a tape of compiled per-primitive VJPs, and programs.
 
 `grad(f)(x)` with no enclosing graph being built (no jit, make_graph or linearize around it)
 runs `f` once on concrete values, or on the tracers of an enclosing jvp, vmap or grad. Tracing
@@ -27,15 +27,19 @@ flow primitives, indexing, an unknown signature) first *materialises*: the recor
 are replayed on the tape, which continues as above. So a program is only ever compiled for a
 call whose whole computation was recorded, never guessed. Recording needs concrete inputs,
 so under an enclosing jvp or vmap the tape runs the rules' graphs in that transformation.
+
+This is an executor, not a transformation: reverse mode itself (linearize, then transpose) is
+transforms/ad.py, and the code here computes exactly what it computes. The executor declares
+itself to ad.py (`ad.register_executor`) and runs whenever no graph is being built. The
+per-primitive rule cache is run/rules.py, the program cache run/programs.py; `stats()` and
+`reset()` show and clear both.
 """
 from __future__ import annotations
-
-import threading
 
 import numpy as np
 
 from .. import tree
-from ..core.ir import Graph, Var
+from ..core.ir import Eqn, Graph, Var
 from ..core.primitive import on_rule_change
 from ..core.source import user_source
 from ..core.trace import (
@@ -43,7 +47,6 @@ from ..core.trace import (
     CustomJVP,
     CustomVJP,
     GraphTrace,
-    GraphTracer,
     Trace,
     Tracer,
     current_trace,
@@ -54,80 +57,10 @@ from ..core.types import ArrayType, type_of
 from ..prims.families import zeros
 from ..transforms import ad
 from ..transforms.custom import _custom_lin_transpose, run_fwd_rule
-from .codegen import compile_graph
-from .passes import optimize
-
-_COMPILE_AFTER = 2          # compile a signature's rule the second time it is seen
-_MAX_RULES = 4096           # bound on cached rules (cleared when exceeded)
-
-
-class _Rule:
-    """The compiled VJP of one primitive at one signature.
-
-    fwd(*primals) -> (out, *residuals); bwd(*residuals, ct) -> the non-zero input cotangents:
-    of the differentiated inputs at positions `pos` among them (None: all of them). `out_sig`
-    is the output's signature int; `has_tangent` is False when the output has no derivative
-    (integer results, stop_gradient)."""
-
-    __slots__ = ("fwd", "bwd", "fwd_graph", "bwd_graph", "pos", "has_tangent", "out_sig",
-                 "_bound")
-
-    def __init__(self, fwd, bwd, fwd_graph, bwd_graph, pos, has_tangent, out_sig):
-        self.fwd, self.bwd, self.fwd_graph, self.bwd_graph = fwd, bwd, fwd_graph, bwd_graph
-        self.pos, self.has_tangent, self.out_sig = pos, has_tangent, out_sig
-        self._bound = None
-
-    def bound(self) -> tuple:
-        """(fwd, bwd) binding primitives instead of calling NumPy: they run under an outer
-        transformation (jvp or vmap of grad, grad of grad, vmap of a vjp function)."""
-        if self._bound is None:
-            self._bound = (compile_graph(self.fwd_graph, "fwd", False, bind=True)[0],
-                           compile_graph(self.bwd_graph, "bwd", False, bind=True)[0])
-        return self._bound
-
-
-class _Program:
-    """A whole recorded call compiled: fwd(*inputs, *constants) -> (*outs, *residuals);
-    bwd(*residuals, *cts of the outputs at `nonzero`) -> the non-zero input cotangents (for
-    the inputs at `pos`)."""
-
-    __slots__ = ("fwd", "bwd", "fwd_graph", "bwd_graph", "pos", "nonzero", "n_out", "_bound")
-
-    def __init__(self, fwd, bwd, fwd_graph, bwd_graph, pos, nonzero, n_out):
-        self.fwd, self.bwd, self.fwd_graph, self.bwd_graph = fwd, bwd, fwd_graph, bwd_graph
-        self.pos, self.nonzero, self.n_out = pos, nonzero, n_out
-        self._bound = None
-
-    bound = _Rule.bound
-
-
-_GENERAL = object()     # marker: this signature is differentiated the general way
-_rules: dict = {}
-_seen: dict = {}
-_programs: dict = {}
-_seen_programs: dict = {}
-_forward_sigs: dict = {}    # signature of an application without derivative -> output sig
-_lock = threading.Lock()
-_MAX_PROGRAMS = 256
-_MAX_PROGRAM_LENGTH = 4096    # longer calls stay on the tape (compiling them would stall)
-
-
-def rule_count() -> int:
-    """Number of compiled per-primitive rules cached (for tests and benchmarks).
-
-    >>> rule_count() >= 0
-    True
-    """
-    return sum(1 for r in _rules.values() if r is not _GENERAL)
-
-
-def program_count() -> int:
-    """Number of compiled whole-call programs cached (for tests and benchmarks).
-
-    >>> program_count() >= 0
-    True
-    """
-    return sum(1 for p in _programs.values() if p is not _GENERAL)
+from . import programs, rules
+from .rules import GENERAL, SCALARS, forward_sig, miss, rule_key, sig, sig_types
+from .rules import forward_sigs
+from .rules import rules as _rules
 
 
 class TapeTracer(Tracer):
@@ -151,13 +84,13 @@ class TapeTracer(Tracer):
 
     @property
     def aval(self) -> ArrayType:
-        shape, dtype = _sig_types[abs(self.sig)]
+        shape, dtype = sig_types[abs(self.sig)]
         return ArrayType(shape, dtype)
 
-    shape = property(lambda self: _sig_types[abs(self.sig)][0])
-    dtype = property(lambda self: _sig_types[abs(self.sig)][1])
-    ndim = property(lambda self: len(_sig_types[abs(self.sig)][0]))
-    size = property(lambda self: int(np.prod(_sig_types[abs(self.sig)][0], dtype=np.int64)))
+    shape = property(lambda self: sig_types[abs(self.sig)][0])
+    dtype = property(lambda self: sig_types[abs(self.sig)][1])
+    ndim = property(lambda self: len(sig_types[abs(self.sig)][0]))
+    size = property(lambda self: int(np.prod(sig_types[abs(self.sig)][0], dtype=np.int64)))
 
     def unwrap(self, op: str):
         return self.primal
@@ -200,18 +133,18 @@ class TapeTrace(Trace):
     def new_input(self, value) -> TapeTracer:
         slot = self.n_slots
         self.n_slots = self.n_inputs = slot + 1
-        return TapeTracer(self, value, slot, _sig(value))
+        return TapeTracer(self, value, slot, sig(value))
 
     def process(self, prim, args, params):
         if self.lazy:
             return self._record_lazy(prim, args, params)
-        key = [prim]            # the signature: one rule per key
+        arg_keys = []           # the signature: one rule per key
         primals, live = [], []  # slots of the differentiated inputs, in order
         opaque = prim.multiple_results   # no compiled rule (also: unusual argument types)
         for a in args:
             if type(a) is TapeTracer and a._trace is self:
                 primals.append(a._primal)
-                key.append(a.sig)
+                arg_keys.append(a.sig)
                 if a.slot >= 0:
                     live.append(a.slot)
                 continue
@@ -219,11 +152,11 @@ class TapeTrace(Trace):
             t = type(a)
             if isinstance(a, Tracer):
                 self.check_foreign(a)       # a value of an outer transformation: a constant
-                key.append(-_sig(a))
+                arg_keys.append(-sig(a))
             elif t is np.ndarray or isinstance(a, np.generic):
-                key.append(-_sig(a))        # constants: negative
-            elif t in _SCALARS:
-                key.append(t)
+                arg_keys.append(-sig(a))    # constants: negative
+            elif t in SCALARS:
+                arg_keys.append(t)
             else:
                 opaque = True
         if not live:
@@ -232,18 +165,16 @@ class TapeTrace(Trace):
             for a in args:
                 if type(a) is np.ndarray and a.flags.writeable:
                     self._capture(a)
-        if params:
-            key.append(tuple(params.items()))
-        key = tuple(key)
         try:
-            rule = _GENERAL if opaque else _rules.get(key)
+            key = rule_key(prim, arg_keys, params)
+            rule = GENERAL if opaque else _rules.get(key)
         except TypeError:           # unhashable params: differentiated the general way
-            rule = _GENERAL
+            rule = GENERAL
         if rule is None:
-            rule = _miss(key, prim, primals, params,
+            rule = miss(key, prim, primals, params,
                          [type(a) is TapeTracer and a._trace is self and a.slot >= 0
                           for a in args])
-        if rule is _GENERAL:
+        if rule is GENERAL:
             return self._general(prim, args, primals, params)
         if self.concrete:
             outs = rule.fwd(*primals)
@@ -270,11 +201,10 @@ class TapeTrace(Trace):
             a = args[0]
             if type(a) is TapeTracer and a._trace is self and a.slot >= 0:
                 try:
-                    rule = _rules.get((prim, a.sig, tuple(params.items())) if params
-                                      else (prim, a.sig))
+                    rule = _rules.get(rule_key(prim, (a.sig,), params))
                 except TypeError:           # unhashable params
                     rule = None
-                if rule is not None and rule is not _GENERAL and rule.has_tangent:
+                if rule is not None and rule is not GENERAL and rule.has_tangent:
                     slot = self.n_slots
                     self.n_slots = slot + 1
                     out = TapeTracer(self, None, slot, rule.out_sig)
@@ -286,19 +216,19 @@ class TapeTrace(Trace):
             a, b = args
             if type(a) is TapeTracer and a._trace is self and a.slot >= 0:
                 if type(b) is TapeTracer and b._trace is self and b.slot >= 0:
-                    key, wired, const = (prim, a.sig, b.sig), b.slot, None
+                    b_key, wired, const = b.sig, b.slot, None
                 elif type(b) is np.ndarray:
-                    key, wired, const = (prim, a.sig, -_sig(b)), None, b
+                    b_key, wired, const = -sig(b), None, b
                 elif type(b) is float:
-                    key, wired, const = (prim, a.sig, float), None, b
+                    b_key, wired, const = float, None, b
                 else:
-                    key = None
+                    b_key = None
                 try:
-                    rule = None if key is None else _rules.get(
-                        key + (tuple(params.items()),) if params else key)
+                    rule = None if b_key is None else _rules.get(
+                        rule_key(prim, (a.sig, b_key), params))
                 except TypeError:           # unhashable params
                     rule = None
-                if rule is not None and rule is not _GENERAL and rule.has_tangent:
+                if rule is not None and rule is not GENERAL and rule.has_tangent:
                     if type(const) is np.ndarray:
                         b = const = self._capture(const)
                     slot = self.n_slots
@@ -310,13 +240,13 @@ class TapeTrace(Trace):
                     if const is not None:
                         self.consts.append(const)
                     return out
-        key = [prim]
+        arg_keys = []
         wiring = []             # per argument: the slot of a value of this trace, or None
         consts = []
         live = mine = False
         for a in args:
             if type(a) is TapeTracer and a._trace is self:
-                key.append(a.sig)
+                arg_keys.append(a.sig)
                 s = a.slot
                 wiring.append(s)
                 mine = True
@@ -325,9 +255,9 @@ class TapeTrace(Trace):
                 continue
             t = type(a)
             if t is np.ndarray or isinstance(a, np.generic):
-                key.append(-_sig(a))
-            elif t in _SCALARS:
-                key.append(t)
+                arg_keys.append(-sig(a))
+            elif t in SCALARS:
+                arg_keys.append(t)
             else:               # a foreign tracer (an error), or an unusual argument
                 return self._materialize_then(prim, args, params)
             wiring.append(None)
@@ -337,21 +267,21 @@ class TapeTrace(Trace):
         # checks_values: evaluated at once, so that an error points at the user's line
         if prim.multiple_results or prim.checks_values:
             return self._materialize_then(prim, args, params)
-        if params:
-            key.append(tuple(params.items()))
-        key = tuple(key)
         try:
+            key = rule_key(prim, arg_keys, params)
             if live:
                 rule = _rules.get(key)
-                if rule is None or rule is _GENERAL:
+                if rule is None or rule is GENERAL:
                     return self._materialize_then(prim, args, params)
                 out_sig = rule.out_sig
                 differentiable = rule.has_tangent
             else:   # computed from values without derivative only
                 rule = key
-                out_sig = _forward_sigs.get(key)
+                out_sig = forward_sigs.get(key)
                 if out_sig is None:
-                    out_sig = _forward_sig(key, prim, args, params)
+                    avals = [ArrayType(*sig_types[-a.sig]) if type(a) is TapeTracer
+                             else type_of(a) for a in args]
+                    out_sig = forward_sig(key, prim, avals, params)
                 differentiable = False
         except TypeError:           # unhashable params
             return self._materialize_then(prim, args, params)
@@ -413,7 +343,7 @@ class TapeTrace(Trace):
                 out._primal, out.slot, out.sig = value._primal, value.slot, value.sig
             else:
                 value = ad._as_array(value)
-                out._primal, out.slot, out.sig = value, -1, -_sig(value)
+                out._primal, out.slot, out.sig = value, -1, -sig(value)
 
     def program_key(self, outs) -> tuple:
         """What identifies the recorded call: its applications (rules), their wiring, the
@@ -447,7 +377,7 @@ class TapeTrace(Trace):
             if nz:
                 out_slots.append(self.n_slots)
                 o = ad._as_array(o) if self.concrete else o
-                results.append(TapeTracer(self, o, self.n_slots, _sig(o)))
+                results.append(TapeTracer(self, o, self.n_slots, sig(o)))
                 self.n_slots += 1
             else:
                 out_slots.append(-1)
@@ -541,220 +471,6 @@ class TapeTrace(Trace):
         return cts
 
 
-_SCALARS = (float, int, bool, complex)
-_sig_ids: dict = {}
-_sig_types: list = [None]     # sig -> (shape, dtype)
-
-
-def _sig(x) -> int:
-    """A positive int naming x's (shape, dtype), the same for every value of that type."""
-    s = _sig_ids.get((x.shape, x.dtype))
-    return _sig_of(x.shape, x.dtype) if s is None else s
-
-
-def _sig_of(shape: tuple, dtype) -> int:
-    k = (tuple(shape), np.dtype(dtype))
-    with _lock:
-        s = _sig_ids.get(k)
-        if s is None:
-            s = _sig_ids[k] = len(_sig_types)
-            _sig_types.append(k)
-        return s
-
-
-def _forward_sig(key, prim, args, params) -> int:
-    """The output signature of an application to values without derivative (shape rule)."""
-    from ..core.trace import abstract_eval
-    avals = [ArrayType(*_sig_types[-a.sig]) if type(a) is TapeTracer else type_of(a)
-             for a in args]
-    out = abstract_eval(prim, avals, params)
-    sig = _sig_of(out.shape, out.dtype)
-    if len(_forward_sigs) > _MAX_RULES:
-        _forward_sigs.clear()
-    _forward_sigs[key] = sig
-    return sig
-
-
-def reset() -> None:
-    """Forget every compiled rule and program and every sighting: the next eager call runs as
-    a first call would (for tests of the execution regimes, and benchmarks of cold calls).
-
-    >>> reset(); stats()
-    {'rules': 0, 'programs': 0}
-    """
-    with _lock:
-        _rules.clear()
-        _seen.clear()
-        _programs.clear()
-        _seen_programs.clear()
-        _forward_sigs.clear()
-
-
-_clear = reset
-on_rule_change(reset)
-
-
-def stats() -> dict:
-    """How many per-primitive rules and whole-call programs are compiled and cached.
-
-    >>> sorted(stats())
-    ['programs', 'rules']
-    """
-    return {"rules": rule_count(), "programs": program_count()}
-
-
-def _sighted_before(seen: dict, key) -> bool:
-    """Count a sighting of `key`; True (and forget it) from the _COMPILE_AFTER-th on."""
-    with _lock:
-        n = seen.get(key, 0) + 1
-        if n >= _COMPILE_AFTER:
-            seen.pop(key, None)
-            return True
-        if len(seen) > _MAX_RULES:
-            seen.clear()
-        seen[key] = n
-        return False
-
-
-def _miss(key, prim, primals, params, live):
-    """A signature without a cached rule: compile one if it has been seen before."""
-    if not _sighted_before(_seen, key):
-        return _GENERAL
-    try:
-        rule = _build(prim, primals, live, params)
-    except Exception:
-        # The general path gives the user's error (or handles what the rule cannot).
-        rule = _GENERAL
-    with _lock:
-        if len(_rules) > _MAX_RULES:
-            _rules.clear()
-        _rules[key] = rule
-    return rule
-
-
-def _compile_vjp(fun, in_avals: list, live: list, name: str):
-    """Linearize `fun` (flat list -> flat list) abstractly, transpose it, optimise and compile
-    both halves: fwd(*inputs) -> (*outs, *residuals), bwd(*residuals, *cts of the non-zero
-    outputs) -> the non-None cotangents of the live inputs. Returns (fwd, bwd, fwd_graph,
-    bwd_graph, pos, nonzero)."""
-    g = GraphTrace(EVAL, "grad")
-    g.record_source = False
-    args = [g.new_arg(a) for a in in_avals]
-    prev = set_trace(g)
-    try:
-        outs, lin = ad.linearize_flat(fun, args, "grad", live=live)
-    finally:
-        set_trace(prev)
-    nonzero = lin.info["nonzero_outputs"]
-    residuals = [c for c in lin.consts if type(c) is GraphTracer and c._trace is g]
-
-    # backward: (residuals, cts) -> input cotangents
-    gb = GraphTrace(EVAL, "grad")
-    gb.record_source = False
-    res_args = [gb.new_arg(r.aval) for r in residuals]
-    ct_args = [gb.new_arg(v.aval) for v, nz in zip(lin.outvars, nonzero) if nz]
-    as_arg = dict(zip(map(id, residuals), res_args))
-    lin_b = Graph(lin.invars, lin.outvars, lin.eqns, lin.constvars,
-                  [as_arg.get(id(c), c) for c in lin.consts])
-    cts_iter = iter(ct_args)
-    prev = set_trace(gb)
-    try:
-        cts = ad.backward_pass(lin_b, [next(cts_iter) if nz else None for nz in nonzero]) \
-            if any(nonzero) else []
-        pos = [i for i, c in enumerate(cts) if c is not None]
-        bwd_graph = optimize(gb.to_graph(gb.invars, [cts[i] for i in pos]))
-    finally:
-        set_trace(prev)
-        gb.alive = False
-    # residuals the optimised backward no longer reads are not computed or kept
-    used = {v for e in bwd_graph.eqns for v in e.inputs if isinstance(v, Var)}
-    used.update(v for v in bwd_graph.outvars if isinstance(v, Var))
-    n_res = len(residuals)
-    keep = [i for i, v in enumerate(bwd_graph.invars[:n_res]) if v in used]
-    bwd_graph = Graph([bwd_graph.invars[i] for i in keep] + bwd_graph.invars[n_res:],
-                      bwd_graph.outvars, bwd_graph.eqns, bwd_graph.constvars, bwd_graph.consts)
-    prev = set_trace(g)
-    try:
-        fwd_graph = g.to_graph(g.invars, list(outs) + [residuals[i] for i in keep])
-    finally:
-        set_trace(prev)
-        g.alive = False
-    fwd_graph = optimize(fwd_graph)
-    fwd, _ = compile_graph(fwd_graph, f"{name}_fwd", copy_outputs=False)
-    bwd, _ = compile_graph(bwd_graph, f"{name}_bwd", copy_outputs=False)
-    return fwd, bwd, fwd_graph, bwd_graph, pos, nonzero
-
-
-def _build(prim, primals, live, params) -> _Rule:
-    """The rule of one primitive application."""
-    in_avals = [type_of(p).strong() if is_live else type_of(p)
-                for p, is_live in zip(primals, live)]
-    fwd, bwd, fwd_graph, bwd_graph, pos, nonzero = _compile_vjp(
-        lambda *xs: [prim.bind(*xs, **params)], in_avals, live, prim.name)
-    aval = fwd_graph.outvars[0].aval
-    return _Rule(fwd, bwd, fwd_graph, bwd_graph, None if len(pos) == sum(live) else tuple(pos),
-                 nonzero[0] and bool(pos), _sig_of(aval.shape, aval.dtype))
-
-
-def _applications(records: list):
-    """(prim, params, output tracer, arguments) of each application in a flat record list."""
-    i, n = 0, len(records)
-    while i < n:
-        prim, params, out, nargs = records[i:i + 4]
-        yield prim, params, out, tuple(records[i + 4:i + 4 + nargs])
-        i += 4 + nargs
-
-
-def _replayer(records: list, trace: TapeTrace, outs: list):
-    """A function re-running a recorded call from (*inputs, *constants), by binding its
-    primitives: what a program compiles. Holds no values of the call."""
-    steps, out_refs = [], []
-    for prim, params, out, args in _applications(records):
-        steps.append((prim, params, tuple(a.slot if type(a) is TapeTracer and a._trace is trace
-                                          else None for a in args), out.slot))
-    for o in outs:
-        out_refs.append(o.slot if type(o) is TapeTracer and o._trace is trace else None)
-    n_inputs = trace.n_inputs
-
-    def replay(*xs):
-        env = dict(enumerate(xs[:n_inputs]))
-        consts = iter(xs[n_inputs:])
-        for prim, params, refs, out in steps:
-            args = [next(consts) if r is None else env[r] for r in refs]
-            env[out] = prim.bind(*args, **params)
-        return [next(consts) if r is None else env[r] for r in out_refs]
-
-    return replay
-
-
-def _program(trace: TapeTrace, outs: list, in_values: list) -> _Program | None:
-    """The compiled program of this lazy call: cached, compiled on its second sighting."""
-    if trace.n_records > _MAX_PROGRAM_LENGTH:
-        return None
-    key = trace.program_key(outs)
-    prog = _programs.get(key)
-    if prog is not None:
-        return None if prog is _GENERAL else prog
-    if not _sighted_before(_seen_programs, key):
-        return None
-    consts = [o for o in outs if not (type(o) is TapeTracer and o._trace is trace)]
-    values = in_values + trace.consts + consts
-    n_in = trace.n_inputs
-    live = [True] * n_in + [False] * (len(values) - n_in)
-    in_avals = [type_of(v).strong() if i < n_in else type_of(v) for i, v in enumerate(values)]
-    try:
-        fwd, bwd, fwd_graph, bwd_graph, pos, nonzero = _compile_vjp(
-            _replayer(trace.records, trace, outs), in_avals, live, "program")
-        prog = _Program(fwd, bwd, fwd_graph, bwd_graph, pos, nonzero, len(outs))
-    except Exception:
-        prog = _GENERAL         # the tape handles it (and reports any error)
-    with _lock:
-        if len(_programs) > _MAX_PROGRAMS:
-            _programs.clear()
-        _programs[key] = prog
-    return None if prog is _GENERAL else prog
-
-
 def vjp_flat(f, primals: list, kind: str = "vjp"):
     """`ad.vjp_flat` when no graph is being built: run `f` once on a tape (or lazily, as a
     compiled program); (outputs, vjp_fn) on flat lists."""
@@ -780,7 +496,8 @@ def vjp_flat(f, primals: list, kind: str = "vjp"):
                 trace.check_foreign(o)
         if trace.lazy:
             in_values = [x._primal for x in ins if type(x) is TapeTracer]
-            prog = _program(trace, outs, in_values)
+            prog = _program(trace, outs, in_values) \
+                if trace.n_records <= programs.MAX_PROGRAM_LENGTH else None
             if prog is not None:
                 return _run_program(prog, trace, outs, in_values, ins, in_avals)
             trace.materialize()
@@ -808,7 +525,43 @@ def vjp_flat(f, primals: list, kind: str = "vjp"):
     return out_p, vjp_fn
 
 
-def _run_program(prog: _Program, trace: TapeTrace, outs, in_values, ins, in_avals):
+def _applications(records: list):
+    """(prim, params, output tracer, arguments) of each application in a flat record list."""
+    i, n = 0, len(records)
+    while i < n:
+        prim, params, out, nargs = records[i:i + 4]
+        yield prim, params, out, tuple(records[i + 4:i + 4 + nargs])
+        i += 4 + nargs
+
+
+def _records_graph(trace: TapeTrace, outs: list, in_avals: list) -> Graph:
+    """The recorded call as a Graph from (*inputs, *constants in order of use, *constant
+    outputs): what a program compiles. Holds no values of the call."""
+    invars = [Var(a) for a in in_avals]
+    var_of = dict(enumerate(invars[:trace.n_inputs]))     # slot -> Var
+    consts = iter(invars[trace.n_inputs:])
+    eqns = []
+    for prim, params, out, args in _applications(trace.records):
+        ins = [var_of[a.slot] if type(a) is TapeTracer and a._trace is trace else next(consts)
+               for a in args]
+        out_var = var_of[out.slot] = Var(ArrayType(*sig_types[abs(out.sig)]))
+        eqns.append(Eqn(prim, ins, [out_var], params))
+    outvars = [var_of[o.slot] if type(o) is TapeTracer and o._trace is trace else next(consts)
+               for o in outs]
+    return Graph(invars, outvars, eqns)
+
+
+def _program(trace: TapeTrace, outs: list, in_values: list) -> programs.Program | None:
+    """The compiled program of this lazy call (compiled on its second sighting)."""
+    values = in_values + trace.consts + [o for o in outs if not (
+        type(o) is TapeTracer and o._trace is trace)]
+    n_in = trace.n_inputs
+    in_avals = [type_of(v).strong() if i < n_in else type_of(v) for i, v in enumerate(values)]
+    return programs.lookup(trace.program_key(outs), lambda: _records_graph(trace, outs, in_avals),
+                           in_avals, n_in)
+
+
+def _run_program(prog: programs.Program, trace: TapeTrace, outs, in_values, ins, in_avals):
     consts = [o for o in outs if not (type(o) is TapeTracer and o._trace is trace)]
     results = prog.fwd(*in_values, *trace.consts, *consts)
     out_p = [ad._as_array(o) for o in results[:prog.n_out]]
@@ -867,4 +620,28 @@ def _fit(ct, like):
     return ct
 
 
-ad.eager_vjp = (eager, vjp_flat)
+
+def reset() -> None:
+    """Forget every compiled rule and program and every sighting: the next eager call runs as
+    a first call would (for tests of the execution regimes, and benchmarks of cold calls).
+
+    >>> reset(); stats()
+    {'rules': 0, 'programs': 0, 'compile_failures': 0}
+    """
+    rules.clear()
+    programs.clear()
+
+
+def stats() -> dict:
+    """How many per-primitive rules and whole-call programs are compiled and cached, and how
+    many compilations failed (the tape then differentiated those the general way).
+
+    >>> sorted(stats())
+    ['compile_failures', 'programs', 'rules']
+    """
+    return {"rules": rules.rule_count(), "programs": programs.program_count(),
+            "compile_failures": rules.failures[0]}
+
+
+on_rule_change(reset)
+ad.register_executor(ad.Executor("eager", eager, vjp_flat))

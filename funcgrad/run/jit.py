@@ -20,8 +20,8 @@ from ..core.cost import graph_cost
 from ..core.ir import Graph
 from ..core.types import ArrayType, dtype_short, type_of
 from ..transforms.api import trace_to_graph
-from .codegen import compile_graph
-from .passes import optimize
+from ..compile.codegen import compile_graph
+from ..compile.passes import optimize
 
 _SCALARS = (float, int, bool, complex)
 _LEAF = tree.structure(0)
