@@ -1,37 +1,41 @@
-"""Tracer operators, methods and the NumPy protocols (__array_ufunc__, __array_function__)."""
+"""Tracer operators, methods and the NumPy protocols (__array_ufunc__, __array_function__).
+
+`install`, called once by funcgrad/numpy/__init__.py with its namespace, fills the tables from
+NumPy's functions to their traced counterparts and installs everything on Tracer (so this module
+never imports the package)."""
 from __future__ import annotations
+
+import types
 
 import numpy as np
 
-from .. import numpy as fnp
 from ..core import trace as _trace_state
 from ..core.trace import Tracer
 from ..prims import elementwise as _ew
 from ..prims import indexing as _ix
-from . import linalg as fla
+from ._creation import asarray
+from ._elementwise import astype, maximum, minimum, negative, power
+from ._queries import ndim, shape
+from ._shapes import reshape, transpose
+from ._util import _add_user_line
 
-# ufuncs NumPy code may call on tracers: every np ufunc with a same-named traced function.
-_UFUNCS = {u: getattr(fnp, name) for name in dir(np)
-           if isinstance(u := getattr(np, name), np.ufunc) and callable(getattr(fnp, name, None))}
-
-_REDUCE = {np.add: fnp.sum, np.multiply: fnp.prod, np.maximum: fnp.max, np.minimum: fnp.min,
-           np.logical_and: fnp.all, np.logical_or: fnp.any}
-_ACCUMULATE = {np.add: fnp.cumsum, np.multiply: fnp.cumprod}
+# NumPy's functions -> their traced counterparts; filled by install().
+_UFUNCS: dict = {}      # __array_ufunc__ calls: np.sin -> sin, ...
+_REDUCE: dict = {}      # np.add.reduce -> sum, ...
+_ACCUMULATE: dict = {}  # np.add.accumulate -> cumsum, ...
+_FUNCTIONS: dict = {}   # __array_function__: np.mean -> mean, ...
 
 
-def _table(module, namespace) -> dict:
+def _table(module, namespace: dict) -> dict:
     """NumPy functions of `module` with a traced counterpart of the same name in `namespace`
     (NumPy's own functions re-exported there, like np.linspace, are not counterparts)."""
     out = {}
-    for name in dir(namespace):
-        f, np_f = getattr(namespace, name), getattr(module, name, None)
+    for name in sorted(namespace):
+        f, np_f = namespace[name], getattr(module, name, None)
         if (not name.startswith("_") and callable(f) and callable(np_f) and f is not np_f
                 and not isinstance(np_f, (type, np.ufunc))):
             out[np_f] = f
     return out
-
-
-_FUNCTIONS = {**_table(np, fnp), **_table(np.linalg, fla)}
 
 
 def _name(func) -> str:
@@ -45,7 +49,7 @@ def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
     try:
         return _ufunc(ufunc, method, inputs, kwargs)
     except (TypeError, NotImplementedError) as err:
-        fnp._add_user_line(err)
+        _add_user_line(err)
         raise
 
 
@@ -61,7 +65,7 @@ def _ufunc(ufunc, method, inputs, kwargs):
     dtype = kwargs.pop("dtype", None)
     if method == "__call__" and ufunc in _UFUNCS and not kwargs:
         if dtype is not None:  # NumPy computes in `dtype`: cast the inputs to it
-            inputs = [fnp.astype(x, dtype) for x in inputs]
+            inputs = [astype(x, dtype) for x in inputs]
         return _UFUNCS[ufunc](*inputs)
     if method == "reduce" and ufunc in _REDUCE:
         axis, keepdims = kwargs.pop("axis", 0), kwargs.pop("keepdims", False)
@@ -73,8 +77,8 @@ def _ufunc(ufunc, method, inputs, kwargs):
     if method == "accumulate" and ufunc in _ACCUMULATE and set(kwargs) <= {"axis"}:
         return _ACCUMULATE[ufunc](inputs[0], axis=kwargs.get("axis", 0), dtype=dtype)
     if method == "outer" and ufunc in _UFUNCS and ufunc.nin == 2 and not kwargs:
-        a, b = fnp.asarray(inputs[0]), fnp.asarray(inputs[1])
-        a = fnp.reshape(a, fnp.shape(a) + (1,) * fnp.ndim(b))
+        a, b = asarray(inputs[0]), asarray(inputs[1])
+        a = reshape(a, shape(a) + (1,) * ndim(b))
         return _UFUNCS[ufunc](a, b)
     what = name if method == "__call__" else f"{name}.{method}"
     extra = f" with {sorted(kwargs)}" if kwargs else ""
@@ -85,7 +89,7 @@ def _ufunc(ufunc, method, inputs, kwargs):
 def _array_function(self, func, types, args, kwargs):
     f = _FUNCTIONS.get(func)
     if f is None:
-        raise fnp._add_user_line(NotImplementedError(
+        raise _add_user_line(NotImplementedError(
             f"funcgrad does not support {_name(func)} on traced values; see funcgrad.numpy "
             f"for the supported functions, or write it with them"))
     return f(*args, **kwargs)
@@ -126,7 +130,7 @@ class _At:
 
     def subtract(self, values):
         """A copy of x with x[idx] -= values."""
-        return self.add(fnp.negative(values))
+        return self.add(negative(values))
 
     def multiply(self, values):
         """A copy of x with x[idx] *= values."""
@@ -142,21 +146,21 @@ class _At:
 
     def min(self, values):
         """A copy of x with x[idx] = minimum(x[idx], values)."""
-        return self.set(fnp.minimum(self.get(), values))
+        return self.set(minimum(self.get(), values))
 
     def max(self, values):
         """A copy of x with x[idx] = maximum(x[idx], values)."""
-        return self.set(fnp.maximum(self.get(), values))
+        return self.set(maximum(self.get(), values))
 
     mul = multiply
 
 
 def _values(v):
-    return fnp.asarray(v) if isinstance(v, (list, tuple)) else v
+    return asarray(v) if isinstance(v, (list, tuple)) else v
 
 
 def _setitem(self, idx, value):
-    raise fnp._add_user_line(TypeError(
+    raise _add_user_line(TypeError(
         f"traced arrays are immutable: x[{idx!r}] = ... cannot be traced. Use the functional "
         f"update x = x.at[idx].set(value) (or .add(value)) instead"))
 
@@ -165,22 +169,22 @@ def _getitem(x, idx):
     try:
         return _ix.getitem(x, idx)
     except (ValueError, TypeError, IndexError) as err:
-        fnp._add_user_line(err)
+        _add_user_line(err)
         raise
 
 
 def _reshape_method(x, *shape, order="C", copy=None, **kw):
     if not shape:   # x.reshape(shape=...); an explicit x.reshape(()) means 0-d
-        return fnp.reshape(x, kw.pop("shape", None), order, **kw)
+        return reshape(x, kw.pop("shape", None), order, **kw)
     if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
         shape = shape[0]
-    return fnp.reshape(x, shape, order, **kw)
+    return reshape(x, shape, order, **kw)
 
 
 def _transpose_method(x, *axes):
     if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
         axes = axes[0]
-    return fnp.transpose(x, axes or None)
+    return transpose(x, axes or None)
 
 
 def _format(x, spec: str) -> str:
@@ -201,29 +205,44 @@ def _operator(prim, reflected: bool):
 
     def op(x, y):
         if type(y) in (list, tuple):
-            y = fnp.asarray(y)
+            y = asarray(y)
         try:
             return state.trace.process(prim, (y, x) if reflected else (x, y), {})
         except (ValueError, TypeError, IndexError, NotImplementedError) as err:
-            fnp._add_user_line(err)
+            _add_user_line(err)
             raise
     op.__name__ = f"__{'r' if reflected else ''}{prim.name}__"
     return op
 
 
 def _power(x, y):
-    """x ** y for a traced x; x ** 2 (a float x, a small int exponent) without fnp.power's
-    general checks."""
+    """x ** y for a traced x; x ** 2 (a float x, a small int exponent) without power's general
+    checks."""
     if type(y) is int and -64 <= y <= 64 and x.dtype.kind == "f":
         try:
             return _ew.integer_pow(x, y)
         except (ValueError, TypeError, IndexError, NotImplementedError) as err:
-            fnp._add_user_line(err)
+            _add_user_line(err)
             raise
-    return fnp.power(x, y)
+    return power(x, y)
 
 
-def _install():
+def install(namespace: dict, linalg_namespace: dict) -> None:
+    """Fill the NumPy -> traced tables from the namespaces of funcgrad.numpy and of its linalg,
+    and install the operators, methods and NumPy protocols on Tracer (once, at import)."""
+    fnp = types.SimpleNamespace(**namespace)
+    # ufuncs NumPy code may call on tracers: every np ufunc with a same-named traced function.
+    _UFUNCS.update({u: namespace[name] for name in dir(np)
+                    if isinstance(u := getattr(np, name), np.ufunc)
+                    and callable(namespace.get(name))})
+    _REDUCE.update({np.add: fnp.sum, np.multiply: fnp.prod, np.maximum: fnp.max,
+                    np.minimum: fnp.min, np.logical_and: fnp.all, np.logical_or: fnp.any})
+    _ACCUMULATE.update({np.add: fnp.cumsum, np.multiply: fnp.cumprod})
+    _FUNCTIONS.update({**_table(np, namespace), **_table(np.linalg, linalg_namespace)})
+    _install_on_tracer(fnp)
+
+
+def _install_on_tracer(fnp) -> None:
     T = Tracer
     ops = {
         "__add__": lambda x, y: fnp.add(x, y), "__radd__": lambda x, y: fnp.add(y, x),
@@ -282,5 +301,3 @@ def _install():
     T.itemsize = property(lambda x: x.dtype.itemsize)
     T.nbytes = property(lambda x: x.size * x.dtype.itemsize)
 
-
-_install()

@@ -12,6 +12,8 @@ from ..prims import indexing as _ix
 from ..prims import linalg as _la
 from ..prims import reductions as _red
 from ..prims import shape as _sh
+from ._creation import asarray
+from ._util import _shape
 
 _LETTERS = string.ascii_letters
 _ALL = (None, None, None)  # the slice ':' in an indexing spec
@@ -24,13 +26,12 @@ def _ell(i: int) -> str:
 
 def einsum(*args, dtype=None):
     """einsum('ij,jk->ik', a, b) or einsum(a, [0, 1], b, [1, 2], [0, 2]), traced."""
-    from .. import numpy as fnp
     subscripts, operands = _normalize(args)
-    operands = [fnp.asarray(x) if isinstance(x, (list, tuple)) else x for x in operands]
+    operands = [asarray(x) if isinstance(x, (list, tuple)) else x for x in operands]
     if dtype is not None:
         operands = [_ew.convert(x, dtype) for x in operands]
     out_dtype = promote(*(type_of(x) for x in operands))[0]
-    terms, out = _parse(subscripts, [fnp.shape(x) for x in operands])
+    terms, out = _parse(subscripts, [_shape(x) for x in operands])
     sizes = _sizes(terms, operands)
     ops = [_prepare(x, t, sizes) for x, t in zip(operands, terms)]
     ops = [_sum_unneeded(x, t, out + "".join(u for _, u in ops[:i] + ops[i + 1:]))

@@ -4,40 +4,52 @@ from __future__ import annotations
 
 import numpy as _np
 
-from .. import numpy as fnp
 from ..core.types import is_float as _is_float
 from ..util import canonical_axis as _canonical_axis
-
-matmul, outer, tensordot, vecdot, cross = fnp.matmul, fnp.outer, fnp.tensordot, fnp.vecdot, \
-    fnp.cross
-matrix_transpose = fnp.matrix_transpose
+from . import _indexing
+from ._creation import asarray as _asarray
+from ._creation import result_type as _result_type
+from ._elementwise import _abs2
+from ._elementwise import abs as _abs
+from ._elementwise import astype as _astype
+from ._products import cross, matmul, outer, tensordot, vecdot  # noqa: F401 (re-exported)
+from ._reductions import _safe_sqrt
+from ._reductions import max as _max
+from ._reductions import min as _min
+from ._reductions import sum as _sum
+from ._shapes import matrix_transpose  # noqa: F401 (re-exported)
+from ._shapes import ravel as _ravel
+from ._shapes import reshape as _reshape
+from ._shapes import squeeze as _squeeze
+from ._shapes import transpose as _transpose
+from ._util import _ndim, _reports_user_line, _shape
 
 
 def _as_float(x):
-    x = fnp.asarray(x)
-    return x if _is_float(fnp.result_type(x)) else fnp.astype(x, _np.float64)
+    x = _asarray(x)
+    return x if _is_float(_result_type(x)) else _astype(x, _np.float64)
 
 
 def _sqrt_sum_squares(x, axes, keepdims):
     # sqrt is not differentiable at 0; a zero vector gets the subgradient 0 instead of NaN.
-    return fnp._safe_sqrt(fnp.sum(fnp._abs2(x), axis=axes, keepdims=keepdims))
+    return _safe_sqrt(_sum(_abs2(x), axis=axes, keepdims=keepdims))
 
 
 def _vector_norm(x, ord, axis, keepdims):
     if ord is None or ord == 2:
         return _sqrt_sum_squares(x, axis, keepdims)
-    a = fnp.abs(x)
+    a = _abs(x)
     if ord == _np.inf:
-        return fnp.max(a, axis=axis, keepdims=keepdims)
+        return _max(a, axis=axis, keepdims=keepdims)
     if ord == -_np.inf:
-        return fnp.min(a, axis=axis, keepdims=keepdims)
+        return _min(a, axis=axis, keepdims=keepdims)
     if ord == 0:
-        return fnp.astype(fnp.sum(x != 0, axis=axis, keepdims=keepdims), fnp.result_type(x))
+        return _astype(_sum(x != 0, axis=axis, keepdims=keepdims), _result_type(x))
     if ord == 1:
-        return fnp.sum(a, axis=axis, keepdims=keepdims)
+        return _sum(a, axis=axis, keepdims=keepdims)
     if isinstance(ord, str):
         raise ValueError(f"norm: invalid norm order {ord!r} for vectors")
-    return fnp.sum(a ** ord, axis=axis, keepdims=keepdims) ** (1.0 / ord)
+    return _sum(a ** ord, axis=axis, keepdims=keepdims) ** (1.0 / ord)
 
 
 def _matrix_norm(x, ord, axes, keepdims):
@@ -47,14 +59,14 @@ def _matrix_norm(x, ord, axes, keepdims):
     elif ord in (1, -1, _np.inf, -_np.inf):
         # 1: the largest column sum of |x|; inf: the largest row sum (negative: smallest).
         summed, other = (row, col) if ord in (1, -1) else (col, row)
-        best = fnp.max if ord > 0 else fnp.min
-        out = best(fnp.sum(fnp.abs(x), axis=summed, keepdims=True), axis=other, keepdims=True)
+        best = _max if ord > 0 else _min
+        out = best(_sum(_abs(x), axis=summed, keepdims=True), axis=other, keepdims=True)
     elif ord in (2, -2, "nuc"):
         raise NotImplementedError(f"norm: ord={ord!r} needs singular values, which funcgrad "
                                   f"does not support")
     else:
         raise ValueError(f"norm: invalid norm order {ord!r} for matrices")
-    return out if keepdims else fnp.squeeze(out, axis=axes)
+    return out if keepdims else _squeeze(out, axis=axes)
 
 
 def norm(x, ord=None, axis=None, keepdims=False):
@@ -66,7 +78,7 @@ def norm(x, ord=None, axis=None, keepdims=False):
     2.0
     """
     x = _as_float(x)
-    nd = fnp.ndim(x)
+    nd = _ndim(x)
     if axis is None:
         if ord is None:  # the 2-norm of the flattened array, for any number of axes
             return _sqrt_sum_squares(x, None, keepdims)
@@ -92,16 +104,15 @@ def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
     """
     x = _as_float(x)
     if axis is None:
-        out = _vector_norm(fnp.ravel(x), ord, 0, False)
-        return fnp.reshape(out, (1,) * fnp.ndim(x)) if keepdims else out
+        out = _vector_norm(_ravel(x), ord, 0, False)
+        return _reshape(out, (1,) * _ndim(x)) if keepdims else out
     if _np.ndim(axis) != 0:
-        axes = tuple(_canonical_axis(int(a), fnp.ndim(x)) for a in axis)
-        rest = [i for i in range(fnp.ndim(x)) if i not in axes]
-        y = fnp.reshape(fnp.transpose(x, rest + list(axes)),
-                        [fnp.shape(x)[i] for i in rest] + [-1])
+        axes = tuple(_canonical_axis(int(a), _ndim(x)) for a in axis)
+        rest = [i for i in range(_ndim(x)) if i not in axes]
+        y = _reshape(_transpose(x, rest + list(axes)), [_shape(x)[i] for i in rest] + [-1])
         out = _vector_norm(y, ord, -1, False)
         if keepdims:
-            out = fnp.reshape(out, [1 if i in axes else d for i, d in enumerate(fnp.shape(x))])
+            out = _reshape(out, [1 if i in axes else d for i, d in enumerate(_shape(x))])
         return out
     return _vector_norm(x, ord, axis, keepdims)
 
@@ -113,7 +124,7 @@ def matrix_norm(x, /, *, keepdims=False, ord="fro"):
     2.0
     """
     x = _as_float(x)
-    return _matrix_norm(x, ord, (fnp.ndim(x) - 2, fnp.ndim(x) - 1), keepdims)
+    return _matrix_norm(x, ord, (_ndim(x) - 2, _ndim(x) - 1), keepdims)
 
 
 def diagonal(x, /, *, offset=0):
@@ -122,7 +133,7 @@ def diagonal(x, /, *, offset=0):
     >>> diagonal(_np.eye(2))
     array([1., 1.])
     """
-    return fnp.diagonal(x, offset, -2, -1)
+    return _indexing.diagonal(x, offset, -2, -1)
 
 
 def trace(x, /, *, offset=0, dtype=None):
@@ -131,10 +142,10 @@ def trace(x, /, *, offset=0, dtype=None):
     >>> float(trace(_np.eye(3)))
     3.0
     """
-    return fnp.trace(x, offset, -2, -1, dtype)
+    return _indexing.trace(x, offset, -2, -1, dtype)
 
 
-fnp._reports_user_line(globals())
+_reports_user_line(globals())
 
 
 def __getattr__(name: str):

@@ -1,0 +1,241 @@
+"""Elementwise math composed of other functions: angle, degrees and radians, hypot, exp2, log2,
+log10, logaddexp2, cbrt, sinc, heaviside, trunc, round, fmax, fmin, nan_to_num, isclose."""
+from __future__ import annotations
+
+import math
+
+import numpy as _np
+
+from ..core.types import is_float as _is_float
+from ._creation import _arr, ones_like, result_type
+from ._elementwise import (
+    abs,
+    arctan2,
+    astype,
+    ceil,
+    equal,
+    exp,
+    floor,
+    imag,
+    isnan,
+    less,
+    less_equal,
+    log,
+    logaddexp,
+    logical_and,
+    logical_or,
+    maximum,
+    minimum,
+    power,
+    real,
+    rint,
+    sign,
+    sin,
+    sqrt,
+    where,
+)
+from ._util import _dtype, _no_out, _reports_user_line
+
+__all__ = [
+    "angle", "deg2rad", "rad2deg", "radians", "degrees", "hypot", "exp2", "log2", "log10",
+    "logaddexp2", "cbrt", "sinc", "heaviside", "trunc", "fix", "round", "around", "fmax", "fmin",
+    "nan_to_num", "isclose",
+]
+
+
+def angle(z, deg: bool = False):
+    """The argument of complex numbers, atan2(imag, real) (in degrees with `deg`).
+
+    >>> float(angle(1.0j))
+    1.5707963267948966
+    """
+    z = _arr(z)
+    out = arctan2(imag(z), real(z)) if _dtype(z).kind == "c" else \
+        where(less(z, 0), _np.pi, 0.0) * ones_like(z, dtype=result_type(z, 1.0))
+    return out * (180.0 / _np.pi) if deg else out
+
+
+def deg2rad(x):
+    """Degrees to radians.
+
+    >>> float(deg2rad(180.0))
+    3.141592653589793
+    """
+    return _arr(x) * (_np.pi / 180.0)
+
+
+def rad2deg(x):
+    """Radians to degrees.
+
+    >>> float(rad2deg(_np.pi))
+    180.0
+    """
+    return _arr(x) * (180.0 / _np.pi)
+
+
+radians, degrees = deg2rad, rad2deg
+
+
+def hypot(x1, x2):
+    """sqrt(x1**2 + x2**2), traced.
+
+    >>> float(hypot(3.0, 4.0))
+    5.0
+    """
+    x1, x2 = _arr(x1), _arr(x2)
+    return sqrt(x1 * x1 + x2 * x2)
+
+
+def exp2(x):
+    """2 ** x.
+
+    >>> exp2(_np.array([0.0, 3.0])).round(12)
+    array([1., 8.])
+    """
+    return exp(_arr(x) * math.log(2.0))
+
+
+def log2(x):
+    """Base-2 logarithm.
+
+    >>> float(log2(8.0))
+    3.0
+    """
+    return log(x) / math.log(2.0)
+
+
+def log10(x):
+    """Base-10 logarithm.
+
+    >>> log10(_np.array([1.0, 1000.0])).round(12)
+    array([0., 3.])
+    """
+    return log(x) / math.log(10.0)
+
+
+def logaddexp2(x1, x2):
+    """log2(2**x1 + 2**x2), stable.
+
+    >>> float(logaddexp2(1.0, 1.0))
+    2.0
+    """
+    ln2 = math.log(2.0)
+    return logaddexp(_arr(x1) * ln2, _arr(x2) * ln2) / ln2
+
+
+def cbrt(x):
+    """Cube root, traced (real for negative x).
+
+    >>> float(cbrt(-8.0))
+    -2.0
+    """
+    x = _arr(x)
+    return sign(x) * power(abs(x), 1.0 / 3.0)
+
+
+def sinc(x):
+    """sin(pi x) / (pi x), 1 at 0.
+
+    >>> float(sinc(0.0))
+    1.0
+    """
+    x = _arr(x)
+    px = _np.pi * x
+    safe = where(x == 0, 1.0, px)  # so the untaken branch has no 0/0 in its derivative
+    return where(x == 0, 1.0, sin(safe) / safe)
+
+
+def heaviside(x1, x2):
+    """0 for x1 < 0, x2 at 0, 1 for x1 > 0.
+
+    >>> heaviside(_np.array([-1.0, 0.0, 2.0]), 0.5)
+    array([0. , 0.5, 1. ])
+    """
+    x1, x2 = _arr(x1), _arr(x2)
+    dt = result_type(x1, x2)
+    return astype(where(x1 < 0, 0, where(x1 > 0, 1, x2)), dt)
+
+
+def trunc(x):
+    """Round towards zero.
+
+    >>> trunc(_np.array([-1.5, 1.5]))
+    array([-1.,  1.])
+    """
+    x = _arr(x)
+    return where(x < 0, ceil(x), floor(x))
+
+
+fix = trunc
+
+
+def round(a, decimals=0, out=None):
+    """np.round: half to even, to `decimals` places (traced; zero derivative).
+
+    >>> round(_np.array([0.5, 1.5, 0.123]), 2)
+    array([0.5 , 1.5 , 0.12])
+    """
+    _no_out(out, "round")
+    a = _arr(a)
+    if not _is_float(_dtype(a)):
+        if decimals >= 0:
+            return a
+        scale = 10 ** -decimals
+        return astype(rint(a / scale) * scale, _dtype(a))
+    if decimals == 0:
+        return rint(a)
+    scale = 10.0 ** decimals
+    return rint(a * scale) / scale
+
+
+around = round
+
+
+def fmax(x1, x2):
+    """Elementwise maximum that ignores NaNs.
+
+    >>> fmax(_np.array([1.0, _np.nan]), 0.0)
+    array([1., 0.])
+    """
+    x1, x2 = _arr(x1), _arr(x2)
+    return where(isnan(x2), x1, where(isnan(x1), x2, maximum(x1, x2)))
+
+
+def fmin(x1, x2):
+    """Elementwise minimum that ignores NaNs.
+
+    >>> fmin(_np.array([1.0, _np.nan]), 0.0)
+    array([0., 0.])
+    """
+    x1, x2 = _arr(x1), _arr(x2)
+    return where(isnan(x2), x1, where(isnan(x1), x2, minimum(x1, x2)))
+
+
+def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
+    """NaN -> `nan`, +-inf -> the largest finite values (or `posinf`/`neginf`).
+
+    >>> nan_to_num(_np.array([_np.nan, 1.0]))
+    array([0., 1.])
+    """
+    x = _arr(x)
+    dt = _dtype(x)
+    if not _is_float(dt):
+        return x
+    big = _np.finfo(dt).max
+    x = where(isnan(x), nan, x)
+    x = where(x == _np.inf, big if posinf is None else posinf, x)
+    return where(x == -_np.inf, -big if neginf is None else neginf, x)
+
+
+def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """np.isclose, traced: |a - b| <= atol + rtol |b| (infinities equal themselves).
+
+    >>> isclose(_np.array([1.0, 2.0]), 1.0)
+    array([ True, False])
+    """
+    a, b = _arr(a), _arr(b)
+    close = logical_or(equal(a, b), less_equal(abs(a - b), atol + rtol * abs(b)))
+    return logical_or(close, logical_and(isnan(a), isnan(b))) if equal_nan else close
+
+
+_reports_user_line(globals())
