@@ -4,7 +4,7 @@ checks that the oracles do catch planted bugs. The long run is `python -m tests.
 """
 import numpy as np
 import pytest
-from fuzz.oracles import assert_program_ok, run_oracles
+from fuzz.oracles import assert_program_ok, cold_tape, run_oracles
 from fuzz.programs import Program, compile_program, programs
 from hypothesis import HealthCheck, given, settings
 
@@ -114,6 +114,86 @@ def test_regression_jit_result_is_not_a_view_of_the_argument():
            "    return v0\n", np.arange(6.0).reshape(2, 3))
 
 
+# ---------------------------------------------------------------- eager calls repeated
+
+_STOP = ("def f(x0):\n"
+         "    v0 = fnp.sin(x0) * fg.stop_gradient(x0)\n"
+         "    return v0\n")
+_REPEAT_ORACLES = ("grad_repeat", "nested_repeat")
+
+
+@_settings(12)
+@given(programs(max_ops=4, kinds=("unary", "binary", "reduce", "where", "matmul", "index",
+                                  "cond", "scan", "inner")))
+def test_nested_derivatives_agree_on_every_call(prog):
+    # grad(<grad(loss), t>) and jvp(grad(loss)), six eager calls from a cold tape (the tape's
+    # three regimes: general rules, compiled rules, recorded and compiled programs)
+    assert_program_ok(prog, oracles=_REPEAT_ORACLES)
+
+
+@pytest.mark.parametrize("source, args", [
+    (_STOP, (np.array([0.3, -0.7, 1.1]),)),
+    ("def f(x0, x1):\n"
+     "    v0 = fnp.tanh(x0 @ x1) * x0[0]\n"
+     "    v1 = fnp.sum(v0 ** 3, axis=0)\n"
+     "    return v1\n", (np.linspace(-1.0, 1.0, 6).reshape(2, 3),
+                         np.linspace(0.5, -0.5, 9).reshape(3, 3).astype(np.float32))),
+])
+def test_nested_repeat_oracle_passes_correct_programs(source, args):
+    found = run_oracles(source, list(args), oracles=_REPEAT_ORACLES)
+    assert not found, "\n".join(map(str, found))
+
+
+def test_nested_repeat_catches_a_program_that_drops_stop_gradient(monkeypatch):
+    # The bug fixed in 244adc5: the optimiser dropped stop_gradient, so the tape's compiled
+    # rules and programs ran without it under an outer differentiation and
+    # grad(grad(x * stop_gradient(x))) changed from the second call on.
+    from funcgrad.prims.special import stop_gradient_p
+    monkeypatch.setattr(stop_gradient_p, "simplify", lambda rewrite, ins, params, aval: ins[0])
+    try:
+        found = run_oracles(_STOP, [np.array([0.3, -0.7, 1.1])], oracles=_REPEAT_ORACLES)
+    finally:
+        cold_tape()    # no rule compiled with the broken simplification outlives the test
+    assert "nested_repeat" in {m.oracle for m in found}
+
+
+def test_the_jax_oracle_is_opt_in_and_jax_free_by_default(monkeypatch, capsys):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from fuzz import __main__ as cli
+    from fuzz import jax_oracle
+    from fuzz.oracles import default_oracles
+    assert "jax" not in default_oracles() and "nested_repeat" in default_oracles()
+    # importing the fuzzer (the JAX oracle's module included) imports no JAX
+    code = ("import sys; import fuzz.oracles, fuzz.__main__, fuzz.jax_oracle; "
+            "assert 'jax' not in sys.modules, 'jax imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent)
+    # without JAX, --oracle jax says so and fails
+    monkeypatch.setattr(jax_oracle, "available", lambda: False)
+    assert cli.main(["--oracle", "jax", "--programs", "1"]) == 2
+    assert "JAX is not importable" in capsys.readouterr().err
+
+
+def test_jax_oracle_detects_known_differences_only_where_they_occur():
+    # (no JAX needed: detection reruns the program on NumPy with recording functions)
+    from fuzz.jax_oracle import DIFFERENCES, differences_at
+    src = "def f(x0):\n    v0 = fnp.abs(x0 - 0.5) + x0.max(axis=0)\n    return v0\n"
+    assert differences_at(src, [np.array([0.25, 1.0])]) == {}
+    assert set(differences_at(src, [np.array([0.5, 1.0])])) == {"abs_at_zero"}
+    assert set(differences_at(src, [np.array([1.0, 1.0])])) == {"tie"}
+    # inside a nested grad the program's values are derivatives: a subgradient choice shows
+    nested = ("def f(x0):\n"
+              "    def inner1(t1):\n"
+              "        w1_0 = fnp.abs(t1 - 0.5) * x0\n"
+              "        return fnp.sum(w1_0)\n"
+              "    v0 = fg.grad(inner1)(x0)\n"
+              "    return v0\n")
+    assert "values" in differences_at(nested, [np.array([0.5, 1.0])])["abs_at_zero"]
+    assert all(len(reason) > 20 for _, reason in DIFFERENCES.values())
+
+
 # ---------------------------------------------------------------- the oracles catch bugs
 
 _TANH = Program((((3,), "float64"),), (), ("v0",), seed=1)
@@ -145,7 +225,8 @@ def test_oracles_catch_a_wrong_batching_rule(monkeypatch):
 
 
 def test_oracles_catch_a_wrong_optimisation_pass(monkeypatch):
-    from funcgrad.compile import jit, passes
+    from funcgrad.compile import passes
+    from funcgrad.run import jit
     monkeypatch.setattr(jit, "optimize", lambda g: passes.dce(passes.cse(_drop_last_eqn(g))))
     assert {"jit", "graphs"} <= _oracles_failing()
 

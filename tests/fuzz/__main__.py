@@ -1,9 +1,14 @@
-"""Long-run fuzzing: `python -m tests.fuzz --programs 10000 [--seed S] [--jobs 2] [--nonfinite]`.
+"""Long-run fuzzing: `python -m tests.fuzz --programs 10000 [--seed S] [--jobs 2] [--nonfinite]
+[--oracle jax]`.
 
 Runs hypothesis-generated programs through every oracle outside pytest. A failing program is
 shrunk by hypothesis and printed as runnable source; the run then goes on with the next seed
 until the requested number of programs has been generated. Prints the programs run, the
 mismatches (programs with at least one oracle disagreeing, by oracle) and the op kinds covered.
+
+`--oracle jax` adds an external oracle (tests/fuzz/jax_oracle.py): values, gradient, JVP and
+Hessian-vector product of every program compared with JAX's in float64. JAX is a development
+tool only; without it the flag says so and the run stops (exit status 2).
 """
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ import warnings
 
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
-from .oracles import check_program, report
+from .oracles import check_program, default_oracles, report
 from .programs import KINDS, NONFINITE_KINDS, programs
 
 
@@ -25,10 +30,17 @@ class _Found(AssertionError):
 
 
 def run(n: int, start_seed: int, max_ops: int, nonfinite: bool = False,
-        verbose: bool = True) -> dict:
-    """Generate and check `n` programs; returns counts and the shrunk failure reports."""
+        verbose: bool = True, extra: tuple = ()) -> dict:
+    """Generate and check `n` programs (with the `extra` oracles, e.g. ("jax",), as well as
+    the default ones); returns counts and the shrunk failure reports."""
     stats = {"programs": 0, "mismatches": 0, "by_oracle": collections.Counter(),
-             "kinds": collections.Counter(), "reports": []}
+             "kinds": collections.Counter(), "reports": [], "excused": collections.Counter()}
+    excused = collections.Counter()
+    if "jax" in extra:
+        from . import jax_oracle
+        jax_oracle.register()
+        excused = jax_oracle.EXCUSED
+    oracles = default_oracles(nonfinite) + tuple(extra)
     k, state = 0, {"failed": False}
     while stats["programs"] < n:
         state["failed"] = False
@@ -40,9 +52,11 @@ def run(n: int, start_seed: int, max_ops: int, nonfinite: bool = False,
                   suppress_health_check=list(HealthCheck))
         @given(programs(max_ops=max_ops, kinds=NONFINITE_KINDS if nonfinite else KINDS))
         def one(prog):
-            found = check_program(prog, nonfinite=nonfinite)
+            before = excused.copy()
+            found = check_program(prog, oracles, nonfinite=nonfinite)
             if not state["failed"]:     # count generated programs, not shrinking attempts
                 stats["programs"] += 1
+                stats["excused"].update(excused - before)
                 for op in prog.ops:
                     stats["kinds"][op.kind] += 1
                 if found:
@@ -75,18 +89,34 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument("--nonfinite", action="store_true",
                         help="arguments with nan/inf entries (values and no-crash oracles)")
+    parser.add_argument("--oracle", action="append", default=[], choices=["jax"],
+                        help="add an external oracle: `jax` compares values and derivatives "
+                             "with JAX (float64; needs jax importable)")
     a = parser.parse_args(argv)
+    extra = tuple(dict.fromkeys(a.oracle))
+    if "jax" in extra:
+        from .jax_oracle import available
+        if not available():
+            print("--oracle jax: JAX is not importable in this Python "
+                  f"({sys.executable}); install jax (a development-only dependency) or "
+                  "run without --oracle jax", file=sys.stderr)
+            return 2
+        if a.nonfinite:
+            print("--oracle jax: the JAX oracle compares finite programs only; "
+                  "it is not run with --nonfinite", file=sys.stderr)
+            return 2
     warnings.simplefilter("ignore")   # the programs' own numerical warnings
     t0 = time.perf_counter()
     shares = [a.programs // a.jobs + (i < a.programs % a.jobs) for i in range(a.jobs)]
-    jobs = [(m, a.seed * 1000 + i, a.max_ops, a.nonfinite) for i, m in enumerate(shares) if m]
+    jobs = [(m, a.seed * 1000 + i, a.max_ops, a.nonfinite, True, extra)
+            for i, m in enumerate(shares) if m]
     if len(jobs) == 1:
         results = [run(*jobs[0])]
     else:
         with multiprocessing.get_context("fork").Pool(len(jobs)) as pool:
             results = pool.map(_worker, jobs)
     total = {"programs": 0, "mismatches": 0, "by_oracle": collections.Counter(),
-             "kinds": collections.Counter()}
+             "kinds": collections.Counter(), "excused": collections.Counter()}
     for r in results:
         for key in total:
             total[key] += r[key]
@@ -96,6 +126,14 @@ def main(argv=None) -> int:
     if total["by_oracle"]:
         print("mismatches by oracle: " + ", ".join(f"{k}={v}" for k, v in
                                                    sorted(total["by_oracle"].items())))
+    if extra:
+        print(f"extra oracles: {', '.join(extra)}")
+    if total["excused"]:
+        from .jax_oracle import DIFFERENCES
+        print("jax: programs excused by a known difference met at their arguments: " +
+              ", ".join(f"{k}={v}" for k, v in sorted(total["excused"].items())))
+        for k in sorted(total["excused"]):
+            print(f"  {k}: {DIFFERENCES[k][1]}")
     print("ops generated: " + ", ".join(f"{k}={v}" for k, v in total["kinds"].most_common()))
     return 1 if total["mismatches"] else 0
 

@@ -10,11 +10,15 @@
 - `vmap`:      vmap(f)(xs) == stack([f(x) for x in xs]) (random in_axes/out_axes); jit(vmap(f))
 - `vmap_grad`: vmap(grad(loss)) == per-example grads
 - `grad_jit`:  grad(jit(loss)) == jit(grad(loss)) == grad(loss), with the arguments' dtypes
+- `grad_repeat`: eager grad called 6 times from a cold tape: every call == the first
+- `nested_repeat`: the same for eager grad(<grad(loss), t>) and jvp(grad(loss))
 - `second_order`: Hessian-vector products: jvp(grad) vs a central difference of grad, and
                grad(<grad, t>) (reverse over reverse) vs jvp(grad) (float64)
 - `linearize`: linearize(f)(t) == jvp tangent (float64)
 - `inputs`:    no argument array was changed
 - `survives`:  (nan/inf arguments) every transformation runs; derivative values unchecked
+- `jax`:       (on request: `python -m tests.fuzz --oracle jax`, jax_oracle.py) values, grad,
+               jvp and Hessian-vector product == JAX's (float64)
 
 `run_oracles` returns the mismatches (an oracle that raises counts as one); `check_program`
 raises AssertionError showing each mismatch and the program as runnable source.
@@ -30,6 +34,7 @@ import numpy as np
 import funcgrad as fg
 import funcgrad.numpy as fnp
 from funcgrad import tree
+from funcgrad.run import eager as executor
 from funcgrad.test_util import numerical_jvp
 from funcgrad.transforms.interpret import eval_graph
 
@@ -76,7 +81,8 @@ def close(got, expected, tol: float, what: str, check_dtype: bool = True,
         diff = np.abs(g64 - e64)
         ok = (diff <= tol * scale + slack) | (g64 == e64) | (np.isnan(g64) & np.isnan(e64))
     if not np.all(ok):
-        err = np.nanmax(np.where(ok, 0.0, diff)) if np.any(~np.isnan(diff)) else np.nan
+        bad = diff[~ok]     # nan where one side is nan (or inf against -inf, or nan)
+        err = np.nan if np.any(np.isnan(bad)) else np.max(bad)
         extra = f" + {np.max(slack):.3g}" if np.any(slack) else ""
         raise AssertionError(f"{what}: max error {err:.3g} > {tol:g} * {scale:.3g}{extra}\n"
                              f"  expected {_show(e)}\n  got      {_show(g)}")
@@ -312,14 +318,51 @@ def _grad_jit(c: _Ctx) -> None:
     close_trees(tuple(g2), tuple(g0), c.tol, "jit(grad(loss)) vs grad(loss)")
 
 
+_REPEATS = 6
+
+
+# Where the eager tape's reset() lives (the executor moved once; the first found is used).
+
+
+def cold_tape() -> None:
+    """Forget the eager executor's compiled rules and programs (and their sightings), so that
+    the next calls go through all three regimes: call 1 op by op with the general rules,
+    calls 2-3 with per-primitive compiled rules, call 4 on recorded and then compiled whole."""
+    executor.reset()
+
+
+def _repeat(fn: Callable, args: list, tol: float, what: str) -> None:
+    first = tuple(arrays(fn(*args), what))
+    for k in range(2, _REPEATS + 1):
+        close_trees(tuple(arrays(fn(*args), what)), first, tol, f"{what} call {k} vs call 1")
+
+
 def _grad_repeat(c: _Ctx) -> None:
-    """Eager grad called again and again: the first calls run on the tape, later ones
-    record the call and run it as one compiled program. Every call must agree."""
+    """Eager grad called again and again, from a cold tape: the first calls run on the tape,
+    later ones record the call and run it as one compiled program. Every call must agree."""
+    cold_tape()
+    _repeat(fg.grad(c.loss(c.f, fnp), argnums=c.argnums), c.args, c.tol, "grad")
+
+
+def _nested_repeat(c: _Ctx) -> None:
+    """Eager nested derivatives called again and again, from a cold tape: reverse over
+    reverse (grad of <grad(loss), t>) and forward over reverse (jvp of grad). The inner grad
+    runs under an outer differentiation, on the tape's rules and compiled programs as well (a
+    program that dropped `stop_gradient` once made grad(grad(x * stop_gradient(x))) differ
+    between call 1 and call 2). Every call must agree with the first."""
     g = fg.grad(c.loss(c.f, fnp), argnums=c.argnums)
-    first = arrays(g(*c.args), "grad")
-    for k in range(2, 7):
-        close_trees(tuple(arrays(g(*c.args), "grad")), tuple(first), c.tol,
-                    f"grad call {k} vs call 1")
+    ts = [t.astype(a.dtype) for t, a in zip(c.tangents, c.args)]
+
+    def g_dot_t(*args):
+        return sum(fnp.sum(gi * ti) for gi, ti in zip(g(*args), ts))
+
+    def hvp(*args):
+        return tuple(fg.jvp(g, tuple(args), tuple(ts))[1])
+
+    cold_tape()
+    _repeat(fg.grad(g_dot_t, argnums=c.argnums), c.args, c.tol, "grad(<grad(loss), t>)")
+    cold_tape()
+    _repeat(hvp, c.args, c.tol, "jvp(grad(loss))")
 
 
 def _survives(c: _Ctx) -> None:
@@ -351,6 +394,7 @@ ORACLES: dict[str, Callable[[_Ctx], None]] = {
     "numpy": _numpy, "jit": _jit, "graphs": _graphs, "grad_fd": _grad_fd, "jvp_fd": _jvp_fd,
     "jacobians": _jacobians, "vmap": _vmap, "vmap_grad": _vmap_grad, "grad_jit": _grad_jit,
     "second_order": _second_order, "linearize": _linearize, "grad_repeat": _grad_repeat,
+    "nested_repeat": _nested_repeat,
 }
 _F64_ORACLES = ("grad_fd", "jvp_fd", "jacobians", "second_order", "linearize")
 # With nan/inf arguments: values of f are compared (NumPy's propagation) and so are the
@@ -358,6 +402,16 @@ _F64_ORACLES = ("grad_fd", "jvp_fd", "jacobians", "second_order", "linearize")
 # the other derivatives only run.
 NONFINITE_ORACLES = ("numpy", "jit", "graphs", "vmap", "survives")
 ORACLES["survives"] = _survives
+# Registered on request only (`python -m tests.fuzz --oracle jax`; see jax_oracle.register).
+EXTERNAL_ORACLES = ("jax",)
+
+
+def default_oracles(nonfinite: bool = False) -> tuple:
+    """The oracles run when none are named: all but `survives` and the external ones (with
+    `nonfinite`: NONFINITE_ORACLES)."""
+    if nonfinite:
+        return NONFINITE_ORACLES
+    return tuple(k for k in ORACLES if k != "survives" and k not in EXTERNAL_ORACLES)
 
 
 def run_oracles(source: str, args: list, seed: int = 0, source64: str | None = None,
@@ -370,8 +424,7 @@ def run_oracles(source: str, args: list, seed: int = 0, source64: str | None = N
     []
     """
     if oracles is None:
-        oracles = NONFINITE_ORACLES if nonfinite else \
-            tuple(k for k in ORACLES if k != "survives")
+        oracles = default_oracles(nonfinite)
     if source64 is None:
         source64 = source.replace("fnp.float32", "fnp.float64")
     originals = [(a, a.copy()) for a in args]
@@ -425,5 +478,6 @@ def assert_program_ok(prog: Program, oracles=None, nonfinite: bool = False) -> N
         raise AssertionError(report(prog, found, nonfinite))
 
 
-__all__ = ["Mismatch", "ORACLES", "NONFINITE_ORACLES", "run_oracles", "check_program",
-           "assert_program_ok", "report", "close", "central_difference", "array_source"]
+__all__ = ["Mismatch", "ORACLES", "cold_tape", "NONFINITE_ORACLES", "default_oracles",
+           "run_oracles", "check_program", "assert_program_ok", "report", "close",
+           "central_difference", "array_source"]

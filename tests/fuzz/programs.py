@@ -178,7 +178,8 @@ def _np_vmap(fun):
 # for jit and checkpoint, and funcgrad's eager grad (on NumPy functions, via the protocols).
 NP_FG = types.SimpleNamespace(cond=_np_cond, switch=_np_switch, scan=_np_scan,
                               fori_loop=_np_fori_loop, vmap=_np_vmap, jit=lambda f: f,
-                              checkpoint=lambda f: f, grad=fg.grad)
+                              checkpoint=lambda f: f, grad=fg.grad,
+                              stop_gradient=lambda x: x)   # (hand-written programs only)
 
 _counter = [0]
 
