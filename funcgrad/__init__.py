@@ -5,10 +5,10 @@
 array(6.)
 """
 from . import debug, errors, nn, numpy, optim, test_util, tree  # noqa: F401
-from .run import eager as _eager  # noqa: F401  (declares the eager reverse-mode executor)
-from .run.jit import jit
 from .control import cond, fori_loop, scan, switch, while_loop
 from .inspect.debug import debug_nans
+from .run import eager as _eager  # noqa: F401  (declares the eager reverse-mode executor)
+from .run.jit import jit
 from .transforms.api import (
     checkpoint,
     grad,

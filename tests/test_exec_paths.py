@@ -32,9 +32,9 @@ from test_prims import CASES, MODES, NOT_EXERCISED_HERE, _import_every_module
 
 import funcgrad as fg
 import funcgrad.numpy as fnp
-from funcgrad.run import eager as executor
 from funcgrad.core.primitive import registry
 from funcgrad.core.trace import EVAL, current_trace
+from funcgrad.run import eager as executor
 from funcgrad.test_util import numerical_jvp
 
 _import_every_module()      # primitives register on import: the registry is complete

@@ -8,9 +8,9 @@ import pytest
 
 import funcgrad as fg
 import funcgrad.numpy as fnp
+from funcgrad.errors import UnexpectedTracerError
 from funcgrad.run import eager as executor
 from funcgrad.run import programs
-from funcgrad.errors import UnexpectedTracerError
 
 CALLS = 6   # call 4 compiles the program; 5 and 6 run it
 

@@ -17,10 +17,10 @@ import pytest
 
 import funcgrad as fg
 import funcgrad.numpy as fnp
-from funcgrad.run import eager as executor
 from funcgrad.core.trace import EVAL, current_trace
 from funcgrad.errors import UnexpectedTracerError
 from funcgrad.prims import elementwise
+from funcgrad.run import eager as executor
 from funcgrad.test_util import check_grads
 
 RTOL = 1e-12

@@ -18,9 +18,9 @@ import pytest
 
 import funcgrad as fg
 import funcgrad.numpy as fnp
-from funcgrad.run import eager as executor
 from funcgrad.core.trace import EVAL, Tracer, current_trace
 from funcgrad.errors import UnexpectedTracerError
+from funcgrad.run import eager as executor
 
 RTOL = 1e-12
 CALLS = 6           # 1-2 tape, 3 records and materialises, 4 compiles, 5-6 run the program

@@ -142,8 +142,8 @@ def _cases():
         ("broadcast_to-scalar", lambda x: sh.broadcast_to(x, (2,)), ["real"], [()]),
         ("transpose", lambda x: sh.transpose(x, (2, 0, 1)), ["real"], [(2, 3, 4)]),
         ("transpose2", lambda x: sh.transpose(x, (1, 0)), ["real"], [(3, 4)]),
-        ("concatenate0", lambda x, y: sh.concatenate([x, y], 0), ["real"] * 2, [(2, 3), (4, 3)]),
-        ("concatenate1", lambda x, y, z: sh.concatenate([x, y, z], 1), ["real"] * 3,
+        ("concatenate0", lambda x, y: ix.concatenate([x, y], 0), ["real"] * 2, [(2, 3), (4, 3)]),
+        ("concatenate1", lambda x, y, z: ix.concatenate([x, y, z], 1), ["real"] * 3,
          [(2, 3), (2, 1), (2, 2)]),
         ("rev", lambda x: sh.rev(x, (0,)), ["real"], [(3, 4)]),
         ("rev2", lambda x: sh.rev(x, (0, 1)), ["real"], [(3, 4)]),
@@ -167,7 +167,7 @@ def _cases():
          [(3,), (2, 3)]),
         ("debug_callback", lambda x: (fg.debug.callback(lambda v: None, x), x * 2.0)[1],
          ["real"], [(2, 3)]),
-        ("full", lambda x: x + sp.full(shape=(2, 3), fill_value=1.5, dtype=np.float64),
+        ("full", lambda x: x + sh.full(shape=(2, 3), fill_value=1.5, dtype=np.float64),
          ["real"], [(2, 3)]),
     ]
     # Indexing: basic, advanced (adjacent, separated, with None), batched index arrays.

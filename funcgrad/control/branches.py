@@ -17,12 +17,12 @@ import numpy as np
 
 from .. import tree
 from ..core.cost import graph_cost
-from ..core.ir import Graph
+from ..core.ir import Graph, UndefinedPrimal
 from ..core.primitive import Primitive
 from ..core.source import where
 from ..core.types import ArrayType, is_float, type_of
-from ..prims.elementwise import UndefinedPrimal, convert, eq, maximum, minimum, ne_p
-from ..prims.families import batch_size, bdim_to, zeros
+from ..prims.elementwise import convert, eq, maximum, minimum, ne_p
+from ..prims.shape import batch_size, bdim_to, zeros
 from ..transforms.ad import backward_pass
 from ..transforms.api import as_value
 from ..transforms.interpret import eval_graph

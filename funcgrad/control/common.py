@@ -14,8 +14,7 @@ from ..core.source import user_source
 from ..core.trace import GraphTrace, current_trace, reraise_conversion, set_trace
 from ..core.types import ArrayType, is_float, type_of
 from ..prims.elementwise import select
-from ..prims.families import bdim_to
-from ..prims.shape import reshape
+from ..prims.shape import bdim_to, reshape
 from ..transforms.ad import linearize_flat
 from ..transforms.api import as_value
 from ..transforms.interpret import eval_graph

@@ -17,14 +17,14 @@ import numpy as np
 
 from .. import tree
 from ..core.cost import graph_cost
-from ..core.ir import Graph, Lit, Var
+from ..core.ir import Graph, Lit, UndefinedPrimal, Var
 from ..core.primitive import Primitive
 from ..core.source import where
 from ..core.trace import GraphTrace, current_trace
 from ..core.types import ArrayType, is_float, type_of
-from ..prims.elementwise import UndefinedPrimal, add, convert
-from ..prims.families import batch_size, bdim_to, zeros
+from ..prims.elementwise import add, convert
 from ..prims.reductions import reduce_max
+from ..prims.shape import batch_size, bdim_to, zeros
 from ..transforms.ad import backward_pass
 from ..transforms.api import as_value
 from ..transforms.interpret import eval_graph

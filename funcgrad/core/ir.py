@@ -86,6 +86,21 @@ class Graph:
         return self.pretty()
 
 
+class UndefinedPrimal:
+    """Stands for the linear input of an equation being transposed: a transpose rule gets
+    one for each input it must give a cotangent for (and the values of the others)."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval: ArrayType):
+        self.aval = aval
+
+
+def is_undefined(x) -> bool:
+    """Is `x` the UndefinedPrimal of a linear input (not a known value)?"""
+    return type(x) is UndefinedPrimal
+
+
 def dce(graph: Graph) -> Graph:
     """Dead-code elimination: drop equations none of whose outputs is needed (side effects,
     such as debug callbacks, are always needed)."""

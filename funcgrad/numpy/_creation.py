@@ -11,8 +11,9 @@ import numpy as _np
 
 from ..core.trace import Tracer
 from ..prims import elementwise as _ew
+from ..prims import indexing as _ix
 from ..prims import shape as _sh
-from ..prims.special import full as _full
+from ..prims.shape import full as _full
 from ._util import _dtype, _ndim, _reports_user_line, _shape
 
 __all__ = [
@@ -80,7 +81,7 @@ def _same_shape(arrays) -> tuple:
 def _stack(arrays):
     """stack(arrays) along a new first axis, in primitives (for array())."""
     shape = _same_shape(arrays)
-    return _sh.concatenate([_sh.reshape(a, (1, *shape)) for a in arrays], 0)
+    return _ix.concatenate([_sh.reshape(a, (1, *shape)) for a in arrays], 0)
 
 
 def _flat(obj):

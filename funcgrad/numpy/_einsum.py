@@ -10,7 +10,6 @@ from ..core.types import promote, type_of
 from ..prims import elementwise as _ew
 from ..prims import indexing as _ix
 from ..prims import linalg as _la
-from ..prims import reductions as _red
 from ..prims import shape as _sh
 from ._creation import asarray
 from ._util import _shape
@@ -170,4 +169,4 @@ def _sum_unneeded(x, t: str, needed: str):
     axes = tuple(i for i, c in enumerate(t) if c not in needed)
     if not axes:
         return x, t
-    return _red.reduce_sum(x, axes), "".join(c for c in t if c in needed)
+    return _sh.reduce_sum(x, axes), "".join(c for c in t if c in needed)

@@ -50,7 +50,7 @@ def _reduce(prim, x, axis, keepdims, name):
         axes = _canonical_axes(axis, nd, name)
     out = prim.bind(x, axes=axes)
     if keepdims:
-        out = _sh.reshape(out, _red.keepdims_shape(_shape(x), axes))
+        out = _sh.reshape(out, _sh.keepdims_shape(_shape(x), axes))
     return out
 
 
@@ -71,7 +71,7 @@ def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=
     a = _arr(a)
     if dtype is not None:
         a = astype(a, dtype)
-    r = _reduce(_red.reduce_sum_p, _masked(a, where, 0), axis, keepdims, "sum")
+    r = _reduce(_sh.reduce_sum_p, _masked(a, where, 0), axis, keepdims, "sum")
     return r if initial is None else r + initial
 
 
@@ -97,7 +97,7 @@ def _extremum(prim, combine, name, a, axis, out, keepdims, initial, where_):
     shape = _shape(a)
     axes = _canonical_axes(axis, len(shape), name)
     if initial is not None and builtins.any(shape[i] == 0 for i in axes):  # nothing to reduce
-        kept = _red.keepdims_shape(shape, axes)
+        kept = _sh.keepdims_shape(shape, axes)
         return full_like(a, initial, shape=kept if keepdims else
                          [d for i, d in enumerate(shape) if i not in axes])
     r = _reduce(prim, _masked(a, where_, initial), axes, keepdims, name)

@@ -231,7 +231,7 @@ def concatenate(arrays, /, axis=0, out=None, *, dtype=None, casting="same_kind")
     nd = _ndim(arrays[0]) if arrays else 1
     if nd == 0:
         raise ValueError("concatenate: zero-dimensional arrays cannot be concatenated")
-    return _sh.concatenate(arrays, _canonical_axis(axis, nd, "concatenate"))
+    return _ix.concatenate(arrays, _canonical_axis(axis, nd, "concatenate"))
 
 
 def stack(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
@@ -246,7 +246,7 @@ def stack(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
         raise ValueError("stack: need at least one array to stack")
     _same_shape(arrays)
     ax = _canonical_axis(axis, _ndim(arrays[0]) + 1, "stack")
-    return _sh.concatenate([expand_dims(a, ax) for a in arrays], ax)
+    return _ix.concatenate([expand_dims(a, ax) for a in arrays], ax)
 
 
 def vstack(tup, *, dtype=None, casting="same_kind"):

@@ -9,6 +9,7 @@ import numpy as _np
 from ..core.types import is_float as _is_float
 from ..prims import indexing as _ix
 from ..prims import reductions as _red
+from ..prims import shape as _sh
 from ..util import canonical_axes as _canonical_axes
 from ..util import canonical_axis as _canonical_axis
 from ._creation import _arr, bool_, float64
@@ -63,7 +64,7 @@ def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
     if not _is_float(_dtype(s)):
         s = astype(s, float64)
     mid = s[..., n // 2] if n % 2 else (s[..., n // 2 - 1] + s[..., n // 2]) / 2
-    return reshape(mid, _red.keepdims_shape(shape, axes)) if keepdims else mid
+    return reshape(mid, _sh.keepdims_shape(shape, axes)) if keepdims else mid
 
 
 def cumsum(a, axis=None, dtype=None, out=None):

@@ -3,20 +3,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.ir import Eqn
+from ..core.ir import Eqn, is_undefined
 from ..core.primitive import Lowering, Primitive, free
 from ..core.types import ArrayType, is_float
 from .families import (
-    _shape,
+    batch_elementwise,
     binary,
     broadcast_shapes,
-    broadcast_to_shape,
     call_lowering,
     elementwise_cost,
     result_dtype,
     unary,
-    zeros,
 )
+from .shape import aval_of, broadcast_to_p, broadcast_to_shape, reshape_p, shape_of, zeros
 
 # --- unary: d(x, out) is the derivative, written with the bind wrappers below -------------
 neg_p = unary("neg", np.negative, linear=True)
@@ -139,19 +138,14 @@ def _linear_jvp(prim):
     """Linear primitives: the tangent is the primitive applied to the tangents."""
     def jvp(primals, tangents, **params):
         out = prim.bind(*primals, **params)
-        ts = [zeros(_aval(p)) if t is None else t for p, t in zip(primals, tangents)]
+        ts = [zeros(aval_of(p)) if t is None else t for p, t in zip(primals, tangents)]
         return out, prim.bind(*ts, **params)
     return jvp
 
 
-def _aval(x) -> ArrayType:
-    from ..core.types import type_of
-    return type_of(x).strong()
-
-
 def _add_jvp(primals, tangents):
     out = add(*primals)
-    return out, broadcast_to_shape(_sum_tangents(tangents), _shape(out))
+    return out, broadcast_to_shape(_sum_tangents(tangents), shape_of(out))
 
 
 add_p.jvp = _add_jvp
@@ -164,7 +158,7 @@ def _sub_jvp(primals, tangents):
         t = tx - ty
     elif tx is None:
         t = -ty                 # no zeros to subtract from
-    return out, broadcast_to_shape(t, _shape(out))
+    return out, broadcast_to_shape(t, shape_of(out))
 
 
 sub_p.jvp = _sub_jvp
@@ -188,7 +182,7 @@ def _mul_jvp(primals, tangents):
         terms.append(tx * y)
     if ty is not None:
         terms.append(x * ty)
-    return out, broadcast_to_shape(_sum_tangents(terms), _shape(out))
+    return out, broadcast_to_shape(_sum_tangents(terms), shape_of(out))
 
 
 mul_p.jvp = _mul_jvp
@@ -274,7 +268,6 @@ def _without_broadcasts(prim, g, ins, params, out):
 
 
 def _unbroadcast_operand(g, atom, ins, i, out):
-    from .shape import broadcast_to_p, reshape_p
     while True:
         src = g.producer(atom)
         if src is None or src.primitive not in (broadcast_to_p, reshape_p):
@@ -394,19 +387,6 @@ convert_p.simplify = lambda g, ins, params, out: ins[0] if g.same_type(ins[0], o
 
 
 # --- bind wrappers ---------------------------------------------------------------------------
-class UndefinedPrimal:
-    """Stands for the linear input of an equation being transposed."""
-
-    __slots__ = ("aval",)
-
-    def __init__(self, aval: ArrayType):
-        self.aval = aval
-
-
-def is_undefined(x) -> bool:
-    return type(x) is UndefinedPrimal
-
-
 def neg(x): return neg_p.bind(x)
 def exp(x): return exp_p.bind(x)
 def log(x): return log_p.bind(x)
@@ -450,9 +430,7 @@ def minimum(x, y): return min_p.bind(x, y)
 
 
 # --- batching rules ----------------------------------------------------------------------
-# The unary/binary families install theirs; these three broadcast the same way.
-from .families import batch_elementwise  # noqa: E402
-
+# The unary/binary families install theirs; these broadcast the same way.
 select_p.batch = batch_elementwise(select_p)
 real_p.batch = batch_elementwise(real_p)
 imag_p.batch = batch_elementwise(imag_p)

@@ -1,4 +1,6 @@
-"""Rule builders shared by families of primitives (unary and binary elementwise ops)."""
+"""The elementwise family: one constructor fills every slot of a primitive applying a NumPy
+function elementwise (impl, NumPy's shape and dtype rule, lowering, batching, cost), and the
+unary/binary builders add its derivative from a calculus-table entry."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -7,6 +9,7 @@ import numpy as np
 
 from ..core.primitive import Lowering, Primitive
 from ..core.types import ArrayType
+from .shape import broadcast_to_shape, move_axis, reshape, shape_of
 
 _PROXY = {"f": 1.0, "i": 1, "u": 1, "b": True, "c": 1 + 0j}
 
@@ -140,62 +143,13 @@ def binary(name: str, fn, dx=None, dy=None, *, nondiff: bool = False, domain=Non
                 return out, None
             terms = [t * d(x, y, out) for t, d in ((tx, dx), (ty, dy)) if t is not None]
             t_out = terms[0] if len(terms) == 1 else terms[0] + terms[1]
-            return out, broadcast_to_shape(t_out, _shape(out))
+            return out, broadcast_to_shape(t_out, shape_of(out))
         prim.jvp = jvp
     return prim
 
 
 def _dtype(x):
     return x.dtype if hasattr(x, "dtype") else np.result_type(x)
-
-
-def _shape(x):
-    return x.shape if hasattr(x, "shape") else ()
-
-
-def broadcast_to_shape(x, shape):
-    """Broadcast `x` up to `shape` when it is smaller (a no-op otherwise)."""
-    if _shape(x) == tuple(shape):
-        return x
-    from .shape import broadcast_to
-    return broadcast_to(x, tuple(shape))
-
-
-def zeros(aval: ArrayType):
-    """An array of zeros of this type, under the current trace."""
-    from .special import full
-    return full(shape=aval.shape, fill_value=0, dtype=aval.dtype)
-
-
-# --- batching helpers (vmap): a batch rule gets `vals` and `dims` (the batch axis of each
-# value, None = not batched) and returns `(out, out_dim)`. These bind primitives, so rules
-# written with them work under any outer transformation.
-
-def batch_size(vals, dims) -> int:
-    """The size of the batch axis (taken from the first batched value)."""
-    for v, d in zip(vals, dims):
-        if d is not None:
-            return _shape(v)[d]
-    raise ValueError("batch_size: no batched value")
-
-
-def move_axis(x, src: int, dst: int):
-    """Move axis `src` of `x` to position `dst` (a transpose; a no-op when they are equal)."""
-    if src == dst:
-        return x
-    from .shape import transpose
-    perm = [i for i in range(len(_shape(x))) if i != src]
-    perm.insert(dst, src)
-    return transpose(x, perm)
-
-
-def bdim_to(x, bdim: int | None, dst: int, size: int):
-    """Put `x`'s batch axis at `dst`; an unbatched `x` is broadcast along a new axis there."""
-    if bdim is not None:
-        return move_axis(x, bdim, dst)
-    from .shape import broadcast_to
-    shape = _shape(x)
-    return move_axis(broadcast_to(x, (size,) + shape), 0, dst)
 
 
 def batch_elementwise(prim):
@@ -205,7 +159,7 @@ def batch_elementwise(prim):
     difference, so NumPy broadcasting lines per-example axes up as it would without vmap.
     """
     def rule(vals, dims, **params):
-        ranks = [len(_shape(v)) - (d is not None) for v, d in zip(vals, dims)]
+        ranks = [len(shape_of(v)) - (d is not None) for v, d in zip(vals, dims)]
         rank = max(ranks)
         # Common case (x * 2.0, f(x)): keep the batch axis where it is, no transpose.
         common = None
@@ -219,13 +173,12 @@ def batch_elementwise(prim):
                 common = d
         else:
             return prim.bind(*vals, **params), common
-        from .shape import reshape
         args = []
         for v, d, r in zip(vals, dims, ranks):
             if d is not None:
                 v = move_axis(v, d, 0)
                 if r < rank:
-                    shape = _shape(v)
+                    shape = shape_of(v)
                     v = reshape(v, (shape[0],) + (1,) * (rank - r) + shape[1:])
             args.append(v)
         return prim.bind(*args, **params), 0

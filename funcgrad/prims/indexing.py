@@ -1,4 +1,5 @@
-"""Indexing: gather (NumPy basic and advanced indexing) and its transposes, scatter-add/set.
+"""Indexing: gather (NumPy basic and advanced indexing) and its transposes, scatter-add/set,
+and concatenate (whose transpose is slicing).
 
 An index is split into a static `spec` (ints, slices as (start, stop, step), None, and "a"
 placeholders) and the integer index arrays, which are ordinary (possibly traced) inputs.
@@ -7,10 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.ir import is_undefined
 from ..core.primitive import Primitive, free
 from ..core.trace import Tracer
-from ..core.types import ArrayType, is_float
+from ..core.types import ArrayType, is_float, promote
 from ..errors import ConcretizationError
+from .shape import aval_of, batch_size, bdim_to, move_axis, reshape, shape_of, zeros
 
 
 def parse_index(idx, shape: tuple) -> tuple[tuple, list]:
@@ -112,7 +115,6 @@ def _getitem_jvp(primals, tangents, *, spec):
 
 
 def _getitem_transpose(ct, x, *arrays, spec):
-    from .families import zeros
     return [scatter_add_p.bind(zeros(x.aval), ct, *arrays, spec=spec)] + [None] * len(arrays)
 
 
@@ -154,28 +156,24 @@ def _scatter_set_impl(x, y, *arrays, spec):
 
 def _scatter_jvp(prim):
     def jvp(primals, tangents, *, spec):
-        from .elementwise import _aval
-        from .families import zeros
         x, y, *arrays = primals
         out = prim.bind(x, y, *arrays, spec=spec)
         tx, ty = tangents[:2]
         if not is_float(out.dtype):
             return out, None
-        tx = zeros(_aval(x)) if tx is None else tx
-        ty = zeros(_aval(y)) if ty is None else ty
+        tx = zeros(aval_of(x)) if tx is None else tx
+        ty = zeros(aval_of(y)) if ty is None else ty
         return out, prim.bind(tx, ty, *arrays, spec=spec)
     return jvp
 
 
 def _scatter_add_transpose(ct, x, y, *arrays, spec):
-    from .elementwise import is_undefined
     return ([ct if is_undefined(x) else None,
              getitem_p.bind(ct, *arrays, spec=spec) if is_undefined(y) else None]
             + [None] * len(arrays))
 
 
 def _scatter_set_transpose(ct, x, y, *arrays, spec):
-    from .elementwise import is_undefined
     return ([scatter_set_p.bind(ct, 0.0, *arrays, spec=spec) if is_undefined(x) else None,
              getitem_p.bind(ct, *arrays, spec=spec) if is_undefined(y) else None]
             + [None] * len(arrays))
@@ -225,11 +223,10 @@ def take_along_axis(x, idx, axis: int):
 # their batch axis first, and a batched `x` gets an arange over its batch axis as one more
 # index array, placed just before the first advanced entry so that NumPy lays out the result
 # as it would per example, with the batch axis first among the index arrays' axes.
-from .families import _shape, batch_size, bdim_to, move_axis  # noqa: E402
 
 
-def _unbatched_shape(x, d) -> tuple:
-    return tuple(s for i, s in enumerate(_shape(x)) if i != d)
+def _unbatchedshape_of(x, d) -> tuple:
+    return tuple(s for i, s in enumerate(shape_of(x)) if i != d)
 
 
 def _advanced_position(spec: tuple) -> int:
@@ -242,10 +239,9 @@ def _advanced_position(spec: tuple) -> int:
 def _batch_index(x, dx, arrays, adims, spec, n):
     """-> (x, arrays, spec, x_dim, out_dim): one index on the batched arrays, the batch axis of
     the new `x` and that of the indexed result."""
-    from .shape import reshape
     if not arrays:
         return move_axis(x, dx, 0), [], ((None, None, None),) + spec, 0, 0
-    rank = len(np.broadcast_shapes(*(_unbatched_shape(a, d) for a, d in zip(arrays, adims))))
+    rank = len(np.broadcast_shapes(*(_unbatchedshape_of(a, d) for a, d in zip(arrays, adims))))
     out_arrays = []
     for a, d in zip(arrays, adims):
         if d is not None:
@@ -271,13 +267,12 @@ def _getitem_batch(vals, dims, *, spec):
 
 def _batch_scatter(prim):
     def rule(vals, dims, *, spec):
-        from .shape import reshape
         n = batch_size(vals, dims)
         (x, y, *arrays), (dx, dy, *adims) = vals, dims
         # The result differs per example whenever anything is batched, so `x` must be.
         x, dx = bdim_to(x, dx, 0, n), 0
-        ex_arrays = [ArrayType(_unbatched_shape(a, d), np.intp) for a, d in zip(arrays, adims)]
-        ex_x = ArrayType(_unbatched_shape(x, dx), x.dtype)
+        ex_arrays = [ArrayType(_unbatchedshape_of(a, d), np.intp) for a, d in zip(arrays, adims)]
+        ex_x = ArrayType(_unbatchedshape_of(x, dx), x.dtype)
         target = _getitem_type(ex_x, *ex_arrays, spec=spec).shape
         x, arrays, spec, x_dim, q = _batch_index(x, dx, arrays, adims, spec, n)
         # y takes the layout of the indexed region: full rank, batch axis (or 1) at q.
@@ -285,8 +280,8 @@ def _batch_scatter(prim):
             y = move_axis(y, dy, 0)
             rest = y.shape[1:]
             y = move_axis(reshape(y, (n,) + (1,) * (len(target) - len(rest)) + rest), 0, q)
-        elif _shape(y):
-            full = (1,) * (len(target) - len(_shape(y))) + tuple(_shape(y))
+        elif shape_of(y):
+            full = (1,) * (len(target) - len(shape_of(y))) + tuple(shape_of(y))
             y = reshape(y, full[:q] + (1,) + full[q:])
         return prim.bind(x, y, *arrays, spec=spec), x_dim
     return rule
@@ -295,3 +290,51 @@ def _batch_scatter(prim):
 getitem_p.batch = _getitem_batch
 scatter_add_p.batch = _batch_scatter(scatter_add_p)
 scatter_set_p.batch = _batch_scatter(scatter_set_p)
+
+
+# --- concatenate: its transpose slices the cotangent ----------------------------------------
+
+def _concat_type(*xs: ArrayType, axis):
+    if not xs:
+        raise ValueError("concatenate: need at least one array to concatenate")
+    nd = xs[0].ndim
+    if nd == 0:
+        raise ValueError("concatenate: zero-dimensional arrays cannot be concatenated")
+    if not 0 <= axis < nd:
+        raise ValueError(f"concatenate: axis {axis} is out of bounds for arrays of ndim {nd}")
+    for x in xs:
+        if x.ndim != nd or any(a != b for i, (a, b) in enumerate(zip(x.shape, xs[0].shape))
+                               if i != axis):
+            shapes = ", ".join(str(x.shape) for x in xs)
+            raise ValueError(f"concatenate: shapes {shapes} must match except on axis {axis}")
+    shape = list(xs[0].shape)
+    shape[axis] = sum(x.shape[axis] for x in xs)
+    return ArrayType(shape, promote(*xs)[0])
+
+
+def _concat_jvp(primals, tangents, *, axis):
+    ts = [zeros(aval_of(p)) if t is None else t for p, t in zip(primals, tangents)]
+    return concatenate(primals, axis), concatenate(ts, axis)
+
+
+def _concat_transpose(ct, *xs, axis):
+    cts, start = [], 0
+    for x in xs:
+        n = (x.aval.shape if is_undefined(x) else np.shape(x))[axis]   # x may be a constant
+        cts.append(slice_axis(ct, axis, start, start + n) if is_undefined(x) else None)
+        start += n
+    return cts
+
+
+def _batch_concatenate(vals, dims, *, axis):
+    n = batch_size(vals, dims)
+    return concatenate([bdim_to(x, d, 0, n) for x, d in zip(vals, dims)], axis + 1), 0
+
+
+concatenate_p = Primitive("concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis),
+                          _concat_type, jvp=_concat_jvp, transpose=_concat_transpose,
+                          batch=_batch_concatenate, linear=True, cost=free, fresh=True)
+
+
+def concatenate(xs, axis: int):
+    return concatenate_p.bind(*xs, axis=int(axis))

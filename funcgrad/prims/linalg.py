@@ -5,7 +5,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..core.ir import Eqn
+from ..core.ir import Eqn, is_undefined
 from ..core.primitive import Lowering, Primitive, compile_lowering
 from ..core.types import ArrayType, promote
 from .shape import transpose, transpose_p
@@ -116,7 +116,6 @@ def _transpose_side(ct, other, x_ndim, my_c, my_b, other_c, other_b, other_ndim,
 
 
 def _dot_transpose(ct, x, y, *, contract, batch):
-    from .elementwise import is_undefined
     (lc, rc), (lb, rb) = contract, batch
     cx = cy = None
     if is_undefined(x):
@@ -192,3 +191,22 @@ def _dot_simplify(g, ins, params, out):
 
 
 dot_general_p.simplify = _dot_simplify
+
+
+# dot_general also teaches transpose's simplifier a rule: (x . y)^T = y^T . x^T for matrix
+# products, swapping the operands instead of transposing the result.
+_transpose_simplify = transpose_p.simplify
+
+
+def _transpose_of_dot(g, ins, params, out):
+    src = g.producer(ins[0])
+    if src is not None and src.primitive is dot_general_p and params["perm"] == (1, 0) and \
+            not src.params["batch"][0]:
+        x, y = src.inputs
+        lc, rc = src.params["contract"]
+        if x.aval.ndim - len(lc) == 1 and y.aval.ndim - len(rc) == 1:
+            return Eqn(dot_general_p, [y, x], [], {"contract": (rc, lc), "batch": ((), ())})
+    return _transpose_simplify(g, ins, params, out)
+
+
+transpose_p.simplify = _transpose_of_dot

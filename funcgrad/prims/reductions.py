@@ -1,4 +1,5 @@
-"""Reductions over axes, cumulative sums, sorting."""
+"""Reductions over axes (max, min, prod; reduce_sum is in shape.py), argmax/argmin, cumsum,
+sorting."""
 from __future__ import annotations
 
 import math
@@ -9,64 +10,22 @@ import numpy as np
 from ..core.primitive import Lowering, Primitive
 from ..core.types import ArrayType, is_float
 from .elementwise import convert, eq, mul
-from .families import zeros
-from .shape import broadcast_to, reshape
-
-
-def _check_axes(name, x: ArrayType, axes):
-    for a in axes:
-        if not 0 <= a < x.ndim:
-            raise ValueError(f"{name}: axis {a} is out of bounds for an array of shape {x.shape}")
-
-
-@lru_cache(maxsize=4096)
-def _reduced_dtype(fn, dtype):
-    return np.asarray(fn(np.ones((1,), dtype), axis=(0,))).dtype
-
-
-def _reduce_type(name, fn, needs_identity: bool = False):
-    def rule(x: ArrayType, *, axes):
-        _check_axes(name, x, axes)
-        if needs_identity and any(x.shape[a] == 0 for a in axes):
-            raise ValueError(f"{name}: zero-size axis in {x.shape} has no identity")
-        shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
-        return ArrayType(shape, _reduced_dtype(fn, x.dtype))
-    return rule
-
-
-def keepdims_shape(shape, axes):
-    return tuple(1 if i in axes else d for i, d in enumerate(shape))
-
-
-def input_size(x: ArrayType, **params) -> int:
-    """The `cost` of a reduction: one FLOP per input element."""
-    return x.size
-
-
-def _reducer(ufunc, wrapper):
-    """The NumPy function reducing an array of `dtype`: the ufunc's reduce for floats (it skips
-    the wrapper's Python), the wrapper for bools and ints (its dtype promotion)."""
-    def for_dtype(dtype) -> object:
-        return ufunc.reduce if dtype.kind in "fc" else wrapper
-
-    def impl(x, *, axes):
-        return for_dtype(np.result_type(x))(x, axis=axes)
-
-    def lower(in_avals, params):
-        return Lowering(f"{{f}}({{0}}, axis={params['axes']!r})",
-                        {"f": for_dtype(in_avals[0].dtype)})
-    return impl, lower
-
-
-_sum_impl, _sum_lower = _reducer(np.add, np.sum)
-reduce_sum_p = Primitive("reduce_sum", _sum_impl, _reduce_type("reduce_sum", np.sum),
-                         linear=True, lower=_sum_lower, cost=input_size, fresh=True)
-reduce_sum_p.jvp = lambda primals, tangents, *, axes: (
-    reduce_sum(primals[0], axes), reduce_sum(tangents[0], axes))
-reduce_sum_p.simplify = lambda g, ins, params, out: (
-    ins[0] if not params["axes"] and g.same_type(ins[0], out) else None)
-reduce_sum_p.transpose = lambda ct, x, *, axes: [
-    broadcast_to(reshape(ct, keepdims_shape(x.aval.shape, axes)), x.aval.shape)]
+from .indexing import concatenate, slice_axis, take_along_axis
+from .shape import (
+    batch_reducer,
+    check_axes,
+    full,
+    input_size,
+    keepdims_shape,
+    move_axis,
+    reduce_sum,
+    reduce_type,
+    reducer,
+    reshape,
+    shift_axis,
+    transpose,
+    zeros,
+)
 
 
 def _extremum(name, fn):
@@ -86,7 +45,7 @@ def _extremum(name, fn):
         return Lowering(f"{{f}}({{0}}, axis={params['axes']!r})", {"f": ufunc.reduce})
 
     prim = Primitive(name, lambda x, *, axes: ufunc.reduce(x, axis=axes),
-                     _reduce_type(name, fn, needs_identity=True), jvp=jvp, lower=lower,
+                     reduce_type(name, fn, needs_identity=True), jvp=jvp, lower=lower,
                      cost=input_size, fresh=True)
     return prim
 
@@ -99,9 +58,6 @@ def _prod_jvp(primals, tangents, *, axes):
     # d prod = sum_i t_i * prod_{j != i} x_j. Not out / x, which is nan at zeros: multiply
     # pairwise in a tree (as JAX does), carrying (a, ta) * (b, tb) = (a b, ta b + a tb), so the
     # rule is exact at zeros and, built from mul, differentiable to any order.
-    from .indexing import slice_axis
-    from .shape import concatenate, transpose
-    from .special import full
     (x,), (t,) = primals, tangents
     out = reduce_prod(x, axes)
     if not is_float(out.dtype):
@@ -128,8 +84,8 @@ def _prod_jvp(primals, tangents, *, axes):
     return out, reshape(ts, kept)
 
 
-_prod_impl, _prod_lower = _reducer(np.multiply, np.prod)
-reduce_prod_p = Primitive("reduce_prod", _prod_impl, _reduce_type("reduce_prod", np.prod),
+_prod_impl, _prod_lower = reducer(np.multiply, np.prod)
+reduce_prod_p = Primitive("reduce_prod", _prod_impl, reduce_type("reduce_prod", np.prod),
                           jvp=_prod_jvp, lower=_prod_lower, cost=input_size, fresh=True)
 
 
@@ -139,7 +95,7 @@ def _arg_type(name):
             if x.size == 0:
                 raise ValueError(f"{name}: attempt to get {name} of an empty sequence")
             return ArrayType((), np.int64)
-        _check_axes(name, x, (axis,))
+        check_axes(name, x, (axis,))
         if x.shape[axis] == 0:
             raise ValueError(f"{name}: attempt to get {name} of an empty sequence")
         return ArrayType(x.shape[:axis] + x.shape[axis + 1:], np.int64)
@@ -165,7 +121,7 @@ def _cumsum_dtype(dtype):
 
 
 def _cum_type(x: ArrayType, *, axis, reverse=False):
-    _check_axes("cumsum", x, (axis,))
+    check_axes("cumsum", x, (axis,))
     return ArrayType(x.shape, _cumsum_dtype(x.dtype))
 
 
@@ -183,12 +139,11 @@ cumsum_p.transpose = lambda ct, x, *, axis, reverse=False: [cumsum(ct, axis, not
 
 
 def _sort_type(x: ArrayType, *, axis):
-    _check_axes("sort", x, (axis,))
+    check_axes("sort", x, (axis,))
     return x.strong()
 
 
 def _sort_jvp(primals, tangents, *, axis):
-    from .indexing import take_along_axis
     (x,), (t,) = primals, tangents
     idx = argsort(x, axis)
     return take_along_axis(x, idx, axis), take_along_axis(t, idx, axis)
@@ -206,10 +161,6 @@ argsort_p = Primitive("argsort", lambda x, *, axis: np.argsort(x, axis=axis, kin
                       lambda x, *, axis: ArrayType(_sort_type(x, axis=axis).shape, np.int64),
                       nondiff=True, cost=_sort_cost, fresh=True)
 argsort_p.jvp = lambda primals, tangents, *, axis: (argsort(primals[0], axis), None)
-
-
-def reduce_sum(x, axes):
-    return reduce_sum_p.bind(x, axes=tuple(axes))
 
 
 def reduce_max(x, axes):
@@ -237,33 +188,19 @@ def argsort(x, axis: int):
 # Reductions renumber their axes around the batch axis; it survives, shifted left by the
 # number of reduced axes before it.
 
-def _shift(axis: int, bdim: int) -> int:
-    """Position in the batched array of per-example axis `axis`."""
-    return axis + (axis >= bdim)
-
-
-def _batch_reducer(prim):
-    def rule(vals, dims, *, axes):
-        (x,), (d,) = vals, dims
-        axes = tuple(_shift(a, d) for a in axes)
-        return prim.bind(x, axes=axes), d - sum(a < d for a in axes)
-    return rule
-
-
-for _p in (reduce_sum_p, reduce_max_p, reduce_min_p, reduce_prod_p):
-    _p.batch = _batch_reducer(_p)
+for _p in (reduce_max_p, reduce_min_p, reduce_prod_p):
+    _p.batch = batch_reducer(_p)
 
 
 def _batch_arg(prim):
     def rule(vals, dims, *, axis):
         (x,), (d,) = vals, dims
         if axis is None:  # over all elements: flatten each example
-            from .families import move_axis
             x = move_axis(x, d, 0)
             shape = x.shape
             x = reshape(x, (shape[0], int(np.prod(shape[1:], dtype=np.int64))))
             return prim.bind(x, axis=1), 0
-        axis = _shift(axis, d)
+        axis = shift_axis(axis, d)
         return prim.bind(x, axis=axis), d - (axis < d)
     return rule
 
@@ -276,7 +213,7 @@ def _batch_along(prim):
     """cumsum, sort, argsort: the output keeps the input's shape, so the batch axis stays."""
     def rule(vals, dims, *, axis, **params):
         (x,), (d,) = vals, dims
-        return prim.bind(x, axis=_shift(axis, d), **params), d
+        return prim.bind(x, axis=shift_axis(axis, d), **params), d
     return rule
 
 

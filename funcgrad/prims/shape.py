@@ -1,17 +1,38 @@
-"""Shape primitives: reshape, broadcast_to, transpose, concatenate, rev. All linear."""
+"""The structural core every other rule is written with: reshape, broadcast_to, transpose, rev,
+reduce_sum (the transpose of broadcast_to) and full, and the helpers built on them (zeros,
+unbroadcast, and the batching helpers move_axis, bdim_to, batch_size).
+
+These primitives are each other's derivatives and transposes, so they live together, at the
+bottom of funcgrad.prims: every other prims module imports this one and nothing imports back.
+All but full are linear; their generated code is one NumPy call (`lower`).
+"""
 from __future__ import annotations
+
+from functools import lru_cache
 
 import numpy as np
 
 from ..core.ir import Eqn
 from ..core.primitive import Lowering, Primitive, free
-from ..core.types import ArrayType, promote
+from ..core.types import ArrayType, type_of
+
+
+def shape_of(x) -> tuple:
+    """The shape of an array, a tracer or a Python number."""
+    return x.shape if hasattr(x, "shape") else ()
+
+
+def aval_of(x) -> ArrayType:
+    """The (strongly typed) ArrayType of a value: what a zero tangent of it looks like."""
+    return type_of(x).strong()
 
 
 def _with_param(fn, key: str):
     """The `lower` rule `fn(x, <params[key]>)`: a NumPy call with a static second argument."""
     return lambda in_avals, params: Lowering(f"{{f}}({{0}}, {params[key]!r})", {"f": fn})
 
+
+# --- reshape, broadcast_to, transpose, rev ------------------------------------------------
 
 def _reshape_type(x: ArrayType, *, shape):
     if int(np.prod(shape, dtype=np.int64)) != x.size:
@@ -45,20 +66,6 @@ broadcast_to_p.jvp = lambda primals, tangents, *, shape: (broadcast_to(primals[0
 broadcast_to_p.transpose = lambda ct, x, *, shape: [unbroadcast(ct, x.aval.shape)]
 
 
-def unbroadcast(x, shape: tuple):
-    """Sum `x` over the axes that broadcasting added to reach its shape from `shape`."""
-    from .reductions import reduce_sum
-    xshape = x.shape
-    if xshape == shape:
-        return x
-    lead = len(xshape) - len(shape)
-    axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(shape)
-                                      if d == 1 and xshape[lead + i] != 1)
-    if axes:
-        x = reduce_sum(x, axes)
-    return reshape(x, shape) if x.shape != shape else x
-
-
 def _transpose_type(x: ArrayType, *, perm):
     if sorted(perm) != list(range(x.ndim)):
         raise ValueError(f"transpose: axes {perm} are not a permutation of the {x.ndim} axes "
@@ -72,52 +79,85 @@ transpose_p.jvp = lambda primals, tangents, *, perm: (transpose(primals[0], perm
                                                       transpose(tangents[0], perm))
 transpose_p.transpose = lambda ct, x, *, perm: [transpose(ct, tuple(np.argsort(perm)))]
 
-
-def _concat_type(*xs: ArrayType, axis):
-    if not xs:
-        raise ValueError("concatenate: need at least one array to concatenate")
-    nd = xs[0].ndim
-    if nd == 0:
-        raise ValueError("concatenate: zero-dimensional arrays cannot be concatenated")
-    if not 0 <= axis < nd:
-        raise ValueError(f"concatenate: axis {axis} is out of bounds for arrays of ndim {nd}")
-    for x in xs:
-        if x.ndim != nd or any(a != b for i, (a, b) in enumerate(zip(x.shape, xs[0].shape))
-                               if i != axis):
-            shapes = ", ".join(str(x.shape) for x in xs)
-            raise ValueError(f"concatenate: shapes {shapes} must match except on axis {axis}")
-    shape = list(xs[0].shape)
-    shape[axis] = sum(x.shape[axis] for x in xs)
-    return ArrayType(shape, promote(*xs)[0])
-
-
-def _concat_jvp(primals, tangents, *, axis):
-    from .elementwise import _aval
-    from .families import zeros
-    ts = [zeros(_aval(p)) if t is None else t for p, t in zip(primals, tangents)]
-    return concatenate(primals, axis), concatenate(ts, axis)
-
-
-def _concat_transpose(ct, *xs, axis):
-    from .elementwise import is_undefined
-    from .indexing import slice_axis
-    cts, start = [], 0
-    for x in xs:
-        n = (x.aval.shape if is_undefined(x) else np.shape(x))[axis]   # x may be a constant
-        cts.append(slice_axis(ct, axis, start, start + n) if is_undefined(x) else None)
-        start += n
-    return cts
-
-
-concatenate_p = Primitive("concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis),
-                          _concat_type, jvp=_concat_jvp, transpose=_concat_transpose,
-                          linear=True, cost=free, fresh=True)
-
 rev_p = Primitive("rev", lambda x, *, axes: np.flip(x, axes), lambda x, *, axes: x.strong(),
                   linear=True, lower=_with_param(np.flip, "axes"), cost=free)
 rev_p.jvp = lambda primals, tangents, *, axes: (rev(primals[0], axes), rev(tangents[0], axes))
 rev_p.transpose = lambda ct, x, *, axes: [rev(ct, axes)]
 
+
+# --- reductions: the machinery of every reduce_*, and reduce_sum itself --------------------
+
+def check_axes(name, x: ArrayType, axes):
+    for a in axes:
+        if not 0 <= a < x.ndim:
+            raise ValueError(f"{name}: axis {a} is out of bounds for an array of shape {x.shape}")
+
+
+@lru_cache(maxsize=4096)
+def _reduced_dtype(fn, dtype):
+    return np.asarray(fn(np.ones((1,), dtype), axis=(0,))).dtype
+
+
+def reduce_type(name, fn, needs_identity: bool = False):
+    """The shape rule of a reduction over `axes`, with the dtype NumPy's `fn` gives."""
+    def rule(x: ArrayType, *, axes):
+        check_axes(name, x, axes)
+        if needs_identity and any(x.shape[a] == 0 for a in axes):
+            raise ValueError(f"{name}: zero-size axis in {x.shape} has no identity")
+        shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
+        return ArrayType(shape, _reduced_dtype(fn, x.dtype))
+    return rule
+
+
+def keepdims_shape(shape, axes):
+    return tuple(1 if i in axes else d for i, d in enumerate(shape))
+
+
+def input_size(x: ArrayType, **params) -> int:
+    """The `cost` of a reduction: one FLOP per input element."""
+    return x.size
+
+
+def reducer(ufunc, wrapper):
+    """(impl, lower) of a reduction: the ufunc's reduce for floats (it skips the wrapper's
+    Python), the wrapper (np.sum, np.prod) for bools and ints (its dtype promotion)."""
+    def for_dtype(dtype) -> object:
+        return ufunc.reduce if dtype.kind in "fc" else wrapper
+
+    def impl(x, *, axes):
+        return for_dtype(np.result_type(x))(x, axis=axes)
+
+    def lower(in_avals, params):
+        return Lowering(f"{{f}}({{0}}, axis={params['axes']!r})",
+                        {"f": for_dtype(in_avals[0].dtype)})
+    return impl, lower
+
+
+_sum_impl, _sum_lower = reducer(np.add, np.sum)
+reduce_sum_p = Primitive("reduce_sum", _sum_impl, reduce_type("reduce_sum", np.sum),
+                         linear=True, lower=_sum_lower, cost=input_size, fresh=True)
+reduce_sum_p.jvp = lambda primals, tangents, *, axes: (
+    reduce_sum(primals[0], axes), reduce_sum(tangents[0], axes))
+reduce_sum_p.transpose = lambda ct, x, *, axes: [
+    broadcast_to(reshape(ct, keepdims_shape(x.aval.shape, axes)), x.aval.shape)]
+
+
+# --- full: a constant array made under a trace --------------------------------------------
+
+def _full_impl(*, shape, fill_value, dtype):
+    return np.full(shape, fill_value, dtype)
+
+
+def _full_lower(in_avals, params):
+    return Lowering(f"{{f}}({params['shape']!r}, {{v}}, {{dt}})",
+                    {"f": np.full, "v": params["fill_value"], "dt": params["dtype"]})
+
+
+full_p = Primitive("full", _full_impl, lambda *, shape, fill_value, dtype: ArrayType(shape, dtype),
+                   nondiff=True, lower=_full_lower, cost=free, fresh=True)
+
+
+# --- bind wrappers and helpers -------------------------------------------------------------
 
 def reshape(x, shape):
     shape = tuple(int(d) for d in shape)
@@ -140,12 +180,85 @@ def transpose(x, perm):
     return transpose_p.bind(x, perm=perm)
 
 
-def concatenate(xs, axis: int):
-    return concatenate_p.bind(*xs, axis=int(axis))
-
-
 def rev(x, axes):
     return rev_p.bind(x, axes=tuple(axes))
+
+
+def reduce_sum(x, axes):
+    return reduce_sum_p.bind(x, axes=tuple(axes))
+
+
+def full(*, shape, fill_value, dtype):
+    return full_p.bind(shape=tuple(shape), fill_value=fill_value, dtype=np.dtype(dtype))
+
+
+def zeros(aval: ArrayType):
+    """An array of zeros of this type, under the current trace."""
+    return full(shape=aval.shape, fill_value=0, dtype=aval.dtype)
+
+
+def broadcast_to_shape(x, shape):
+    """Broadcast `x` up to `shape` when it is smaller (a no-op otherwise)."""
+    if shape_of(x) == tuple(shape):
+        return x
+    return broadcast_to(x, tuple(shape))
+
+
+def unbroadcast(x, shape: tuple):
+    """Sum `x` over the axes that broadcasting added to reach its shape from `shape`."""
+    xshape = x.shape
+    if xshape == shape:
+        return x
+    lead = len(xshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(shape)
+                                      if d == 1 and xshape[lead + i] != 1)
+    if axes:
+        x = reduce_sum(x, axes)
+    return reshape(x, shape) if x.shape != shape else x
+
+
+# --- batching helpers (vmap): a batch rule gets `vals` and `dims` (the batch axis of each
+# value, None = not batched) and returns `(out, out_dim)`. These bind primitives, so rules
+# written with them work under any outer transformation.
+
+def batch_size(vals, dims) -> int:
+    """The size of the batch axis (taken from the first batched value)."""
+    for v, d in zip(vals, dims):
+        if d is not None:
+            return shape_of(v)[d]
+    raise ValueError("batch_size: no batched value")
+
+
+def move_axis(x, src: int, dst: int):
+    """Move axis `src` of `x` to position `dst` (a transpose; a no-op when they are equal)."""
+    if src == dst:
+        return x
+    perm = [i for i in range(len(shape_of(x))) if i != src]
+    perm.insert(dst, src)
+    return transpose(x, perm)
+
+
+def bdim_to(x, bdim: int | None, dst: int, size: int):
+    """Put `x`'s batch axis at `dst`; an unbatched `x` is broadcast along a new axis there."""
+    if bdim is not None:
+        return move_axis(x, bdim, dst)
+    shape = shape_of(x)
+    return move_axis(broadcast_to(x, (size,) + shape), 0, dst)
+
+
+def shift_axis(axis: int, bdim: int) -> int:
+    """Position in the batched array of per-example axis `axis`."""
+    return axis + (axis >= bdim)
+
+
+def batch_reducer(prim):
+    """Batch rule of a reduction over `axes`: the axes are renumbered around the batch axis,
+    which survives, shifted left by the number of reduced axes before it."""
+    def rule(vals, dims, *, axes):
+        (x,), (d,) = vals, dims
+        axes = tuple(shift_axis(a, d) for a in axes)
+        return prim.bind(x, axes=axes), d - sum(a < d for a in axes)
+    return rule
 
 
 # --- simplification rules (the optimiser's algebra; `g` is its Rewrite context) -------------
@@ -178,21 +291,12 @@ def _transpose_simplify(g, ins, params, out):
     if perm == tuple(range(out.ndim)) and g.same_type(ins[0], out):
         return ins[0]
     src = g.producer(ins[0])
-    if src is None:
-        return None
-    if src.primitive is transpose_p:                         # compose two transposes
+    if src is not None and src.primitive is transpose_p:     # compose two transposes
         inner = src.params["perm"]
         composed = tuple(inner[p] for p in perm)
         if composed == tuple(range(len(composed))):
             return src.inputs[0]
         return Eqn(transpose_p, [src.inputs[0]], [], {"perm": composed})
-    from .linalg import dot_general_p
-    if src.primitive is dot_general_p and perm == (1, 0) and not src.params["batch"][0]:
-        # (x . y)^T = y^T . x^T: swap the operands instead of transposing the result
-        x, y = src.inputs
-        lc, rc = src.params["contract"]
-        if x.aval.ndim - len(lc) == 1 and y.aval.ndim - len(rc) == 1:
-            return Eqn(dot_general_p, [y, x], [], {"contract": (rc, lc), "batch": ((), ())})
     return None
 
 
@@ -207,12 +311,13 @@ reshape_p.simplify = _reshape_simplify
 broadcast_to_p.simplify = _broadcast_to_simplify
 transpose_p.simplify = _transpose_simplify
 rev_p.simplify = _rev_simplify
+reduce_sum_p.simplify = lambda g, ins, params, out: (
+    ins[0] if not params["axes"] and g.same_type(ins[0], out) else None)
 
 
 # --- batching rules ----------------------------------------------------------------------
 
 def _batch_reshape(vals, dims, *, shape):
-    from .families import move_axis
     (x,), (d,) = vals, dims
     x = move_axis(x, d, 0)
     return reshape(x, (x.shape[0],) + tuple(shape)), 0
@@ -220,7 +325,6 @@ def _batch_reshape(vals, dims, *, shape):
 
 def _batch_broadcast_to(vals, dims, *, shape):
     # Per-example rank r grows to len(shape): size-1 axes go after the batch axis.
-    from .families import move_axis
     (x,), (d,) = vals, dims
     x = move_axis(x, d, 0)
     n, rest = x.shape[0], x.shape[1:]
@@ -234,12 +338,6 @@ def _batch_transpose(vals, dims, *, perm):
     return transpose(x, (d,) + tuple(p + (p >= d) for p in perm)), 0
 
 
-def _batch_concatenate(vals, dims, *, axis):
-    from .families import batch_size, bdim_to
-    n = batch_size(vals, dims)
-    return concatenate([bdim_to(x, d, 0, n) for x, d in zip(vals, dims)], axis + 1), 0
-
-
 def _batch_rev(vals, dims, *, axes):
     (x,), (d,) = vals, dims
     return rev(x, tuple(a + (a >= d) for a in axes)), d
@@ -248,5 +346,7 @@ def _batch_rev(vals, dims, *, axes):
 reshape_p.batch = _batch_reshape
 broadcast_to_p.batch = _batch_broadcast_to
 transpose_p.batch = _batch_transpose
-concatenate_p.batch = _batch_concatenate
 rev_p.batch = _batch_rev
+reduce_sum_p.batch = batch_reducer(reduce_sum_p)
+# full has no operands, so a vmap never sees it batched; the rule is here for completeness.
+full_p.batch = lambda vals, dims, **params: (full_p.bind(**params), None)

@@ -54,12 +54,11 @@ from ..core.trace import (
     set_trace,
 )
 from ..core.types import ArrayType, type_of
-from ..prims.families import zeros
+from ..prims.shape import zeros
 from ..transforms import ad
 from ..transforms.custom import _custom_lin_transpose, run_fwd_rule
 from . import programs, rules
-from .rules import GENERAL, SCALARS, forward_sig, miss, rule_key, sig, sig_types
-from .rules import forward_sigs
+from .rules import GENERAL, SCALARS, forward_sig, forward_sigs, miss, rule_key, sig, sig_types
 from .rules import rules as _rules
 
 

@@ -15,13 +15,13 @@ from typing import Any
 import numpy as np
 
 from .. import tree
+from ..compile.codegen import compile_graph
+from ..compile.passes import optimize
 from ..core import trace as _trace
 from ..core.cost import graph_cost
 from ..core.ir import Graph
 from ..core.types import ArrayType, dtype_short, type_of
 from ..transforms.api import trace_to_graph
-from ..compile.codegen import compile_graph
-from ..compile.passes import optimize
 
 _SCALARS = (float, int, bool, complex)
 _LEAF = tree.structure(0)

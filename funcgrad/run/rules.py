@@ -17,7 +17,7 @@ from ..compile.codegen import compile_graph
 from ..compile.passes import optimize
 from ..core.ir import Graph, Var
 from ..core.trace import EVAL, GraphTrace, GraphTracer, abstract_eval, set_trace
-from ..core.types import ArrayType, type_of
+from ..core.types import type_of
 from ..transforms import ad
 
 COMPILE_AFTER = 2           # compile a signature's rule the second time it is seen

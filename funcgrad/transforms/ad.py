@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..core.ir import Graph, Lit, Var
+from ..core.ir import Graph, Lit, UndefinedPrimal, Var
 from ..core.source import set_source_override, user_source
 from ..core.trace import (
     GraphTrace,
@@ -24,9 +24,8 @@ from ..core.trace import (
     set_trace,
 )
 from ..core.types import ArrayType, is_float, type_of
-from ..prims.elementwise import UndefinedPrimal, add, convert
-from ..prims.families import zeros
-from ..prims.shape import unbroadcast
+from ..prims.elementwise import add, convert
+from ..prims.shape import unbroadcast, zeros
 from .jvp import JVPTrace, JVPTracer, jvp_flat, split_outputs
 
 

@@ -23,8 +23,8 @@ from ..core.trace import (
 )
 from ..core.types import is_float, type_of
 from ..errors import UnexpectedTracerError
-from ..prims.families import zeros
-from ..prims.special import full, stop_gradient_p
+from ..prims.shape import full, zeros
+from ..prims.special import stop_gradient_p
 from .ad import linearize_flat, vjp_flat
 from .interpret import eval_graph
 from .jvp import jvp_flat

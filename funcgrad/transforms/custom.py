@@ -15,7 +15,7 @@ from ..core.primitive import Primitive, free
 from ..core.source import where
 from ..core.trace import CustomJVP, CustomVJP, current_trace
 from ..core.types import ArrayType
-from ..prims.families import batch_size, bdim_to, zeros
+from ..prims.shape import batch_size, bdim_to, zeros
 from .vmap import vmap
 
 

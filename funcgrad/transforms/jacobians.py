@@ -13,9 +13,8 @@ import numpy as np
 
 from .. import tree
 from ..core.types import is_float, type_of
-from ..prims.families import bdim_to, zeros
 from ..prims.indexing import slice_axis
-from ..prims.shape import reshape
+from ..prims.shape import bdim_to, reshape, zeros
 from .ad import jvp_flat, vjp_flat
 from .api import (
     _argnums_tuple,

@@ -19,7 +19,7 @@ from ..core.trace import (
     set_trace,
 )
 from ..core.types import ArrayType, type_of
-from ..prims.families import zeros
+from ..prims.shape import zeros
 from .custom import custom_lin_p, run_fwd_rule
 
 

@@ -29,7 +29,7 @@ from ..core.trace import (
 )
 from ..core.types import ArrayType, type_of
 from ..errors import ConcretizationError
-from ..prims.families import bdim_to
+from ..prims.shape import bdim_to
 
 
 class BatchTracer(Tracer):
