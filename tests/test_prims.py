@@ -392,17 +392,17 @@ def while_case(draw, dtype):
     return fn, [x]
 
 
-UNARY = {"neg": "negative", "exp": "exp", "log": "log", "log1p": "log1p", "expm1": "expm1",
-         "sin": "sin", "cos": "cos", "tan": "tan", "tanh": "tanh", "sinh": "sinh",
-         "cosh": "cosh", "arcsin": "arcsin", "arccos": "arccos", "arctan": "arctan",
-         "arcsinh": "arcsinh", "arccosh": "arccosh", "arctanh": "arctanh", "sqrt": "sqrt",
-         "abs": "abs", "sign": "sign", "floor": "floor", "ceil": "ceil", "round": "rint",
-         "isfinite": "isfinite", "isnan": "isnan", "logical_not": "logical_not"}
-BINARY = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "divide", "pow": "power",
-          "max": "maximum", "min": "minimum", "atan2": "arctan2", "logaddexp": "logaddexp",
-          "floor_divide": "floor_divide", "lt": "less", "le": "less_equal", "gt": "greater",
-          "ge": "greater_equal", "eq": "equal", "ne": "not_equal"}
-LOGICAL = {"and": "logical_and", "or": "logical_or", "xor": "logical_xor"}
+def _ufunc_primitives(nin: int) -> dict[str, str]:
+    """The elementwise primitives that apply one NumPy ufunc, from the registry: name -> the
+    ufunc's name (which funcgrad.numpy and numpy both spell the same way). A new one needs no
+    entry here: declaring it (and its funcgrad.numpy function) is enough."""
+    return {n: p.impl.__name__ for n, p in registry.items()
+            if p.elementwise and isinstance(p.impl, np.ufunc) and p.impl.nin == nin}
+
+
+UNARY = _ufunc_primitives(1)
+BINARY = {n: f for n, f in _ufunc_primitives(2).items() if not f.startswith("logical_")}
+LOGICAL = {n: f for n, f in _ufunc_primitives(2).items() if f.startswith("logical_")}
 
 CASES: dict[str, Callable] = {
     **{name: unary(name, f) for name, f in UNARY.items()},

@@ -16,19 +16,6 @@ from ._creation import _arr, asarray, bool_, float64, result_type, zeros_like
 from ._queries import nonzero
 from ._util import _ERRORS, _add_user_line, _dtype, _no_out, _reports_user_line
 
-__all__ = [
-    "negative", "exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "sinh", "cosh",
-    "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "sqrt", "abs", "sign",
-    "absolute", "fabs", "floor", "ceil", "rint", "isfinite", "isnan", "logical_not", "add",
-    "subtract", "multiply", "divide", "true_divide", "floor_divide", "remainder", "mod", "maximum",
-    "minimum", "arctan2", "logaddexp", "less", "less_equal", "greater", "greater_equal", "equal",
-    "not_equal", "logical_and", "logical_or", "logical_xor", "isinf", "bitwise_and", "bitwise_or",
-    "bitwise_xor", "invert", "bitwise_not", "power", "float_power", "square", "reciprocal",
-    "positive", "where", "select", "clip", "astype", "real", "imag", "conjugate", "conj",
-    "stop_gradient",
-]
-
-
 # ---------------------------------------------------------------- one primitive each
 
 def _unary(prim, name):
@@ -325,4 +312,4 @@ def stop_gradient(x):
     return _stop_gradient_p.bind(_arr(x))
 
 
-_reports_user_line(globals())
+__all__ = _reports_user_line(globals())

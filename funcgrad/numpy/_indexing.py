@@ -14,11 +14,6 @@ from ._reductions import sum
 from ._shapes import broadcast_to, concatenate, expand_dims, moveaxis, ravel, reshape
 from ._util import _dtype, _ndim, _no_out, _reports_user_line, _shape
 
-__all__ = [
-    "take", "take_along_axis", "diagonal", "diag", "trace", "triu", "tril", "roll", "repeat",
-    "pad",
-]
-
 
 def take(a, indices, axis=None, out=None, mode=None):
     """np.take, traced (the gradient scatters back, adding repeats).
@@ -195,4 +190,4 @@ def pad(array, pad_width, mode="constant", **kwargs):
     return x
 
 
-_reports_user_line(globals())
+__all__ = _reports_user_line(globals())

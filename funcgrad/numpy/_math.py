@@ -36,12 +36,6 @@ from ._elementwise import (
 )
 from ._util import _dtype, _no_out, _reports_user_line
 
-__all__ = [
-    "angle", "deg2rad", "rad2deg", "radians", "degrees", "hypot", "exp2", "log2", "log10",
-    "logaddexp2", "cbrt", "sinc", "heaviside", "trunc", "fix", "round", "around", "fmax", "fmin",
-    "nan_to_num", "isclose",
-]
-
 
 def angle(z, deg: bool = False):
     """The argument of complex numbers, atan2(imag, real) (in degrees with `deg`).
@@ -238,4 +232,4 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     return logical_or(close, logical_and(isnan(a), isnan(b))) if equal_nan else close
 
 
-_reports_user_line(globals())
+__all__ = _reports_user_line(globals())

@@ -15,10 +15,6 @@ from ._reductions import sum
 from ._shapes import broadcast_to, moveaxis, ravel, reshape, stack
 from ._util import _ndim, _no_out, _reports_user_line, _shape, _where
 
-__all__ = [
-    "matmul", "dot", "vdot", "vecdot", "inner", "outer", "kron", "cross", "tensordot", "einsum",
-]
-
 
 def matmul(x1, x2):
     """x1 @ x2 with NumPy semantics (1-D promotion, broadcast batch axes), one dot_general.
@@ -190,4 +186,4 @@ def einsum(*operands, out=None, optimize=None, dtype=None):
     return _einsum(*operands, dtype=dtype)
 
 
-_reports_user_line(globals())
+__all__ = _reports_user_line(globals())

@@ -8,11 +8,6 @@ import numpy as _np
 from ..core.trace import Tracer
 from ._util import _dtype, _ndim, _reports_user_line, _shape, _size
 
-__all__ = [
-    "shape", "ndim", "size", "iscomplexobj", "isrealobj", "allclose", "array_equal", "nonzero",
-    "flatnonzero", "argwhere",
-]
-
 
 def shape(a):
     """The shape of an array or traced value.
@@ -113,4 +108,4 @@ def argwhere(a):
     return _np.argwhere(_concrete(a, "argwhere() (its output shape depends on values)"))
 
 
-_reports_user_line(globals())
+__all__ = _reports_user_line(globals())

@@ -14,14 +14,6 @@ from ._creation import _arr, _same_shape
 from ._elementwise import astype
 from ._util import _ndim, _no_out, _reports_user_line, _shape, _size
 
-__all__ = [
-    "reshape", "ravel", "transpose", "permute_dims", "matrix_transpose", "swapaxes", "moveaxis",
-    "squeeze", "expand_dims", "atleast_1d", "atleast_2d", "atleast_3d", "broadcast_to",
-    "broadcast_arrays", "concatenate", "stack", "vstack", "row_stack", "hstack", "dstack",
-    "column_stack", "append", "split", "array_split", "flip", "fliplr", "flipud", "tile",
-    "meshgrid",
-]
-
 
 def reshape(a, shape=None, order="C", *, newshape=None, copy=None):
     """np.reshape, traced; one dimension may be -1.
@@ -407,4 +399,4 @@ def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
     return tuple(out)
 
 
-_reports_user_line(globals())
+__all__ = _reports_user_line(globals())

@@ -18,10 +18,6 @@ from ._reductions import prod
 from ._shapes import broadcast_to, concatenate, expand_dims, moveaxis, reshape, transpose
 from ._util import _dtype, _ndim, _no_out, _reports_user_line, _shape
 
-__all__ = [
-    "sort", "argsort", "median", "cumsum", "cumprod", "diff",
-]
-
 
 def sort(a, axis=-1, kind=None, order=None, *, stable=None):
     """np.sort, traced (the gradient follows each element to its sorted place).
@@ -127,4 +123,4 @@ def diff(a, n=1, axis=-1, prepend=None, append=None):
     return a
 
 
-_reports_user_line(globals())
+__all__ = _reports_user_line(globals())

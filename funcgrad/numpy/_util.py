@@ -61,13 +61,17 @@ def _reports_line(f):
     return wrapped
 
 
-def _reports_user_line(namespace: dict) -> None:
+def _reports_user_line(namespace: dict) -> list[str]:
     """Wrap the public functions defined in a module so their errors name the user's line
-    (each module calls this on its globals() at its end; functions marked `_reports_line`
-    do it themselves)."""
+    (functions marked `_reports_line` do it themselves), and return their names: each topic
+    module ends with `__all__ = _reports_user_line(globals())`, so a function defined there is
+    in the namespace of funcgrad.numpy with no list to update."""
     done: dict = {}
+    names = []
     for name, f in list(namespace.items()):
-        if (not name.startswith("_") and inspect.isfunction(f)
-                and f.__module__ == namespace["__name__"]
-                and not getattr(f, "_reports_line", False)):
-            namespace[name] = done.setdefault(id(f), _reports_line(f))
+        if not name.startswith("_") and callable(f) and \
+                getattr(f, "__module__", None) == namespace["__name__"]:
+            names.append(name)
+            if inspect.isfunction(f) and not getattr(f, "_reports_line", False):
+                namespace[name] = done.setdefault(id(f), _reports_line(f))
+    return names
