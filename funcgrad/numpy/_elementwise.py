@@ -52,6 +52,7 @@ arcsinh, arccosh, arctanh = (_unary(p, n) for p, n in [(_ew.arcsinh_p, "arcsinh"
                                                        (_ew.arccosh_p, "arccosh"),
                                                        (_ew.arctanh_p, "arctanh")])
 sqrt, abs, sign = _unary(_ew.sqrt_p, "sqrt"), _unary(_ew.abs_p, "abs"), _unary(_ew.sign_p, "sign")
+cbrt = _unary(_ew.cbrt_p, "cbrt")
 absolute = fabs = abs
 floor, ceil, rint = _unary(_ew.floor_p, "floor"), _unary(_ew.ceil_p, "ceil"), \
     _unary(_ew.round_p, "rint")

@@ -26,10 +26,8 @@ from ._elementwise import (
     logical_or,
     maximum,
     minimum,
-    power,
     real,
     rint,
-    sign,
     sin,
     sqrt,
     where,
@@ -115,16 +113,6 @@ def logaddexp2(x1, x2):
     """
     ln2 = math.log(2.0)
     return logaddexp(_arr(x1) * ln2, _arr(x2) * ln2) / ln2
-
-
-def cbrt(x):
-    """Cube root, traced (real for negative x).
-
-    >>> float(cbrt(-8.0))
-    -2.0
-    """
-    x = _arr(x)
-    return sign(x) * power(abs(x), 1.0 / 3.0)
 
 
 def sinc(x):

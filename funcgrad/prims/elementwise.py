@@ -41,6 +41,7 @@ arccosh_p = unary("arccosh", np.arccosh,
 arctanh_p = unary("arctanh", np.arctanh, lambda x, out: 1.0 / (1.0 - x * x), domain=(-0.9, 0.9))
 # sqrt'(0) is inf, as NumPy would say, not an error.
 sqrt_p = unary("sqrt", np.sqrt, lambda x, out: 0.5 / out, domain=(0.1, 4.0))
+cbrt_p = unary("cbrt", np.cbrt, lambda x, out: 1.0 / (3.0 * out * out), domain="nonzero")
 abs_p = unary("abs", np.abs, domain="nonzero")     # jvp below: |z| is real for complex z
 sign_p = unary("sign", np.sign, nondiff=True)
 floor_p = unary("floor", np.floor, nondiff=True)
