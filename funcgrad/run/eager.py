@@ -561,6 +561,7 @@ def _program(trace: TapeTrace, outs: list, in_values: list) -> programs.Program 
 
 
 def _run_program(prog: programs.Program, trace: TapeTrace, outs, in_values, ins, in_avals):
+    programs.runs[0] += 1
     consts = [o for o in outs if not (type(o) is TapeTracer and o._trace is trace)]
     results = prog.fwd(*in_values, *trace.consts, *consts)
     out_p = [ad._as_array(o) for o in results[:prog.n_out]]
@@ -625,21 +626,22 @@ def reset() -> None:
     a first call would (for tests of the execution regimes, and benchmarks of cold calls).
 
     >>> reset(); stats()
-    {'rules': 0, 'programs': 0, 'compile_failures': 0}
+    {'rules': 0, 'programs': 0, 'program_runs': 0, 'compile_failures': 0}
     """
     rules.clear()
     programs.clear()
 
 
 def stats() -> dict:
-    """How many per-primitive rules and whole-call programs are compiled and cached, and how
-    many compilations failed (the tape then differentiated those the general way).
+    """How many per-primitive rules and whole-call programs are compiled and cached, how many
+    calls ran as a compiled program, and how many compilations failed (the tape then
+    differentiated those the general way). All counts start again at `reset()`.
 
     >>> sorted(stats())
-    ['compile_failures', 'programs', 'rules']
+    ['compile_failures', 'program_runs', 'programs', 'rules']
     """
     return {"rules": rules.rule_count(), "programs": programs.program_count(),
-            "compile_failures": rules.failures[0]}
+            "program_runs": programs.runs[0], "compile_failures": rules.failures[0]}
 
 
 on_rule_change(reset)

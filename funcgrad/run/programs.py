@@ -18,6 +18,7 @@ MAX_PROGRAM_LENGTH = 4096    # longer calls stay on the tape (compiling them wou
 
 programs: dict = {}          # key -> Program or GENERAL
 _seen: dict = {}             # key -> sightings so far
+runs = [0]                   # calls that ran as a compiled program
 
 
 class Program:
@@ -65,6 +66,7 @@ def clear() -> None:
     with lock:
         programs.clear()
         _seen.clear()
+        runs[0] = 0
 
 
 def program_count() -> int:
