@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .. import tree
 from ..errors import ConcretizationError, UnexpectedTracerError
 from .ir import Eqn, Graph, Lit, Var
 from .source import user_source, where
@@ -66,9 +67,11 @@ class Trace:
     """A transformation in progress. `kind` names it in messages (e.g. 'grad', 'jit').
 
     The protocol: `process(prim, args, params)` applies a primitive; `process_custom_vjp` and
-    `process_custom_jvp` apply a function with a user-given derivative rule. Their defaults
-    (for traces that differentiate nothing) call the function itself; the differentiating
-    traces (`differentiates = True`) apply the rules, and vmap batches them.
+    `process_custom_jvp` apply a function with a user-given derivative rule. A trace passes on
+    what it does not own, as it passes primitives on to its parent: by default a call whose
+    arguments hold none of this trace's values goes to the parent trace (so that an outer
+    differentiation still applies the rule), and otherwise the function runs here. The
+    differentiating traces (`differentiates = True`) apply the rules, and vmap batches them.
     """
 
     __slots__ = ("parent", "alive", "kind", "source")
@@ -82,11 +85,30 @@ class Trace:
         raise NotImplementedError
 
     def process_custom_vjp(self, rule: CustomVJP, args: tuple) -> Any:
-        """Apply a function with a custom reverse rule; here: run the function."""
-        return rule.fun(*args)
+        """Apply a function with a custom reverse rule (see the class docstring)."""
+        return self.pass_on("process_custom_vjp", rule, args, args)
 
     def process_custom_jvp(self, rule: CustomJVP, args: tuple) -> Any:
-        """Apply a function with a custom forward rule; here: run the function."""
+        """Apply a function with a custom forward rule (see the class docstring)."""
+        return self.pass_on("process_custom_jvp", rule, args, args)
+
+    def owns_any(self, args) -> bool:
+        return any(isinstance(a, Tracer) and a._trace is self for a in tree.leaves(args))
+
+    def pass_on(self, method: str, rule, args: tuple, parent_args: tuple) -> Any:
+        """Hand a custom-rule call to the parent trace (`parent_args`: the arguments as the
+        parent sees them), unless this trace owns some of `args` or there is no parent: then
+        the function runs here. If the function closes over values of this trace, the parent
+        cannot run it either (UnexpectedTracerError): it runs here."""
+        if self.parent is None or self.owns_any(parent_args):
+            return rule.fun(*args)
+        prev = set_trace(self.parent)
+        try:
+            return getattr(self.parent, method)(rule, parent_args)
+        except UnexpectedTracerError:
+            pass
+        finally:
+            set_trace(prev)
         return rule.fun(*args)
 
     def check_foreign(self, x: Tracer) -> None:

@@ -304,6 +304,19 @@ def _abs2(x):
     return real(x * conjugate(x)) if _dtype(x).kind == "c" else square(x)
 
 
+def _safe_sqrt(x):
+    """sqrt whose derivative at 0 is 0 (a subgradient) instead of inf * 0 = NaN: for norms and
+    standard deviations, which are not differentiable where they are 0.
+
+    >>> import funcgrad as fg
+    >>> fg.grad(lambda x: _safe_sqrt(x * x))(0.0)
+    array(0.)
+    """
+    x = _arr(x)
+    zero = x == 0  # only 0 itself: NaN and negative inputs still give NaN, as sqrt does
+    return where(zero, 0, sqrt(where(zero, 1, x)))
+
+
 def stop_gradient(x):
     """Identity on values, zero derivative.
 

@@ -15,6 +15,7 @@ from ..util import canonical_axis as _canonical_axis
 from ._creation import _arr, bool_, float64, full_like, int64, result_type
 from ._elementwise import (
     _abs2,
+    _safe_sqrt,
     astype,
     exp,
     isfinite,
@@ -25,7 +26,6 @@ from ._elementwise import (
     maximum,
     minimum,
     not_equal,
-    sqrt,
     stop_gradient,
     where,
 )
@@ -243,19 +243,6 @@ def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
     """
     return _safe_sqrt(var(a, axis, dtype, out, ddof, keepdims, where=where,
                          correction=correction))
-
-
-def _safe_sqrt(x):
-    """sqrt whose derivative at 0 is 0 (a subgradient) instead of inf * 0 = NaN: for norms and
-    standard deviations, which are not differentiable where they are 0.
-
-    >>> import funcgrad as fg
-    >>> fg.grad(lambda x: _safe_sqrt(x * x))(0.0)
-    array(0.)
-    """
-    x = _arr(x)
-    zero = x == 0  # only 0 itself: NaN and negative inputs still give NaN, as sqrt does
-    return where(zero, 0, sqrt(where(zero, 1, x)))
 
 
 def nansum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):

@@ -9,11 +9,10 @@ from ..util import canonical_axis as _canonical_axis
 from . import _indexing
 from ._creation import asarray as _asarray
 from ._creation import result_type as _result_type
-from ._elementwise import _abs2
+from ._elementwise import _abs2, _safe_sqrt
 from ._elementwise import abs as _abs
 from ._elementwise import astype as _astype
 from ._products import cross, matmul, outer, tensordot, vecdot  # noqa: F401 (re-exported)
-from ._reductions import _safe_sqrt
 from ._reductions import max as _max
 from ._reductions import min as _min
 from ._reductions import sum as _sum

@@ -390,10 +390,11 @@ class TapeTrace(Trace):
         self.materialize()
         flat, in_tree = tree.flatten(args)
         slots = [a.slot if type(a) is TapeTracer and a._trace is self else -1 for a in flat]
-        if not any(s >= 0 for s in slots):
-            return rule.fun(*args)
         primals = [a._primal if type(a) is TapeTracer and a._trace is self else a
                    for a in flat]
+        if not any(s >= 0 for s in slots):
+            return self.pass_on("process_custom_vjp", rule, args,
+                                tree.unflatten(in_tree, primals))
         in_avals = [type_of(p).strong() for p in primals]
         bwd = rule.bwd
         prev = set_trace(self.parent)
@@ -421,10 +422,11 @@ class TapeTrace(Trace):
         self.materialize()
         flat, in_tree = tree.flatten(args)
         slots = [a.slot if type(a) is TapeTracer and a._trace is self else -1 for a in flat]
-        if not any(s >= 0 for s in slots):
-            return rule.fun(*args)
         primals = [a._primal if type(a) is TapeTracer and a._trace is self else a
                    for a in flat]
+        if not any(s >= 0 for s in slots):
+            return self.pass_on("process_custom_jvp", rule, args,
+                                tree.unflatten(in_tree, primals))
         store = []
 
         def apply(*xs):

@@ -97,7 +97,8 @@ class JVPTrace(Trace):
         equation. Plain forward mode runs the function (checkpoint) or refuses (custom_vjp)."""
         primals, tangents, in_tree = self._split(args)
         if all(t is None for t in tangents):
-            return rule.fun(*args)
+            return self.pass_on("process_custom_vjp", rule, args,
+                                tree.unflatten(in_tree, primals))
         if not self.linearizing:
             if rule.in_forward_mode == "run":
                 return rule.fun(*args)
@@ -123,7 +124,8 @@ class JVPTrace(Trace):
         tangent here), in the parent trace."""
         primals, tangents, in_tree = self._split(args)
         if all(t is None for t in tangents):
-            return rule.fun(*args)
+            return self.pass_on("process_custom_jvp", rule, args,
+                                tree.unflatten(in_tree, primals))
         prev = set_trace(self.parent)
         try:
             ts = [zeros(type_of(p).strong()) if t is None else t
