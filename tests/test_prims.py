@@ -473,6 +473,60 @@ def test_every_primitive_has_its_rules_and_a_case():
     assert not unknown, f"CASES names primitives that are not registered: {unknown}"
 
 
+# Every slot of Primitive, and what each primitive must declare in it. A slot that may be
+# left at its default says so here; a new slot without an entry fails the test below.
+REQUIRED = {"name", "abstract_eval", "batch", "cost"}              # every primitive
+CALLABLE_OR_NONE = {"impl", "jvp", "transpose", "lower", "simplify"}
+BOOLEAN = {"multiple_results", "linear", "nondiff", "elementwise", "commutative", "fresh",
+           "checks_values", "effect"}
+ANY = {"domain"}                                                   # a hint for tests
+
+
+def test_every_slot_of_every_primitive_is_set_or_explicitly_defaulted():
+    from funcgrad.core.primitive import Primitive
+    slots = set(Primitive.__slots__) - {"__weakref__"}
+    unknown = slots - REQUIRED - CALLABLE_OR_NONE - BOOLEAN - ANY
+    assert not unknown, f"slots without a rule in this test: {sorted(unknown)}"
+    _import_every_module()
+    for name, prim in registry.items():
+        for slot in REQUIRED - {"name"}:
+            assert callable(getattr(prim, slot)), f"{name}: `{slot}` must be declared"
+        for slot in CALLABLE_OR_NONE:
+            value = getattr(prim, slot)
+            assert value is None or callable(value), f"{name}: `{slot}` = {value!r}"
+        for slot in BOOLEAN:
+            assert type(getattr(prim, slot)) is bool, f"{name}: `{slot}` is not a bool"
+        # the facts that make rules required
+        assert prim.jvp is not None or prim.nondiff or name in NOT_EXERCISED_HERE, \
+            f"{name}: no jvp rule and not nondiff"
+        assert prim.transpose is not None or not prim.linear, f"{name}: linear, no transpose"
+        assert not (prim.commutative and not prim.elementwise), name
+        assert not (prim.fresh and prim.multiple_results and not prim.effect), name
+
+
+def test_no_module_decides_by_a_primitive_s_name():
+    """Slots, not names: code outside a primitive's declaration never compares a primitive's
+    `name` with anything or looks primitives up in the registry by name."""
+    import ast
+    from pathlib import Path
+    root = Path(fg.__file__).parent
+    offenders = []
+    for path in root.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Compare):
+                sides = [node.left, *node.comparators]
+                if any(isinstance(s, ast.Attribute) and s.attr == "name" and
+                       isinstance(s.value, (ast.Attribute, ast.Name)) and
+                       getattr(s.value, "attr", getattr(s.value, "id", "")) in (
+                           "primitive", "prim", "p") for s in sides):
+                    offenders.append(f"{path.relative_to(root)}:{node.lineno}")
+            if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and \
+                    node.value.id == "registry" and not isinstance(node.ctx, ast.Store):
+                offenders.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert not offenders, f"decisions keyed by a primitive's name: {offenders}"
+
+
 # ---------------------------------------------------------------- rules vs NumPy, graph == eager
 
 def _check_each_equation(graph, args) -> None:
@@ -534,6 +588,39 @@ def test_rules_match_numpy_and_graph_matches_eager(name, data):
     _check_each_equation(graph, args)
     (from_graph,) = eval_graph(graph, args)
     _assert_same(from_graph, eager, dtype, f"{name}: eval_graph vs eager")
+    # codegen, per primitive: the generated NumPy (its `lower` rule) computes what the impl does
+    _assert_same(fg.jit(traced)(*args), eager, dtype, f"{name}: jit vs eager")
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+@settings(max_examples=8)
+@given(data=st.data())
+def test_codegen_never_overwrites_a_buffer_a_result_may_share(name, data):
+    """Each case's operands are made fresh buffers (sin of the inputs) that a later ufunc may
+    write into once they are dead (out=); a primitive whose result may be a view of its operands
+    (not `fresh`) must keep them alive. Buffer reuse is switched on for all but 0-d sizes."""
+    from funcgrad.compile import codegen
+    reuse_min, codegen._REUSE_MIN = codegen._REUSE_MIN, 2   # 0-d results are NumPy scalars
+    try:
+        _check_buffers(name, data)
+    finally:
+        codegen._REUSE_MIN = reuse_min
+
+
+def _check_buffers(name, data):
+    dtype = data.draw(st.sampled_from([np.float32, np.float64]), label="dtype")
+    fn, args = CASES[name](data.draw, dtype)
+
+    def f(xp, *xs):
+        fresh = [xp.sin(x) if x.dtype.kind == "f" else x for x in xs]
+        out = fn(xp, *fresh)
+        later = [xp.cos(v) for v in fresh if v.dtype.kind == "f"]  # may write into v
+        return out, later
+    expected = f(np, *args)
+    got = fg.jit(lambda *xs: f(fnp, *xs))(*args)
+    _assert_same(got[0], expected[0], dtype, f"{name}: result")
+    for g, e in zip(got[1], expected[1]):
+        _assert_same(g, e, dtype, f"{name}: later values")
 
 
 # ---------------------------------------------------------------- derivatives
@@ -639,3 +726,26 @@ def test_complex_select_integer_pow_and_casts():
     check_grads(lambda z: fnp.astype(z, np.complex64), (z,), order=2, atol=1e-3, rtol=1e-3)
     check_grads(lambda x: fnp.astype(x, np.complex128) * (1 + 2j), (z.real,), order=2)
     check_grads(lambda z: fnp.astype(z, np.float64), (z,), order=2)     # the real part
+
+
+def test_views_of_complex_values_survive_buffer_reuse():
+    # real and imag return views of their complex operand (they are not `fresh`); the cases
+    # above build that operand inside the function, so here it is a fresh buffer of its own
+    # that a later ufunc could write into.
+    from funcgrad.compile import codegen
+    views = [p for p in registry.values() if p.elementwise and not p.fresh and not p.nondiff
+             and _accepts_complex(p, 1)]
+    assert {p.name for p in views} >= {"real", "imag"}
+    z = np.exp(1j * np.linspace(0.0, 3.0, 300))
+    for prim in views:
+        def f(z, prim=prim):
+            s = fnp.sin(z)
+            v = prim.bind(s)          # may be a view of s
+            w = fnp.cos(s)            # the last use of s: may write into its buffer
+            return v * 2.0, w
+        expected = f(z)
+        got = fg.jit(f)(z)
+        assert "out=" in codegen.generate(fg.jit(lambda z: (fnp.cos(fnp.sin(z)),)).lower(
+            z).graph)[0]       # reuse does happen in this situation
+        np.testing.assert_allclose(got[0], expected[0], rtol=1e-14, err_msg=prim.name)
+        np.testing.assert_allclose(got[1], expected[1], rtol=1e-14, err_msg=prim.name)

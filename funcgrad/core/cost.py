@@ -82,8 +82,7 @@ def graph_cost(graph: Graph) -> dict:
         flops = eqn_flops(e)
         if flops is None:
             flops = 0
-            if e.primitive.name not in uncounted:
-                uncounted.append(e.primitive.name)
+            uncounted.append(e.primitive.name)
         read = sum(nbytes(v) for v in e.inputs)
         written = sum(nbytes(v) for v in e.outputs)
         rows.append(dict(index=i, primitive=e.primitive.name, flops=flops, bytes_read=read,
@@ -96,4 +95,5 @@ def graph_cost(graph: Graph) -> dict:
         live -= sum(nbytes(v) for v in dying)
     totals = {k: sum(r[k] for r in rows) for k in ("flops", "bytes_read", "bytes_written")}
     return dict(totals, bytes=totals["bytes_read"] + totals["bytes_written"],
-                input_bytes=input_bytes, peak_bytes=peak, uncounted=uncounted, eqns=rows)
+                input_bytes=input_bytes, peak_bytes=peak,
+                uncounted=list(dict.fromkeys(uncounted)), eqns=rows)

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 
 from ..core.ir import Graph, Lit, Var, _param, _Printer, subgraphs
+from ..prims.shape import full_p
 
 FORWARD_COLOR = "#dbeafe"
 BACKWARD_COLOR = "#fed7aa"
@@ -51,7 +52,7 @@ def backward_mask(graph: Graph) -> list[bool]:
     seeded: set = set()
     from_seed = []
     for e in eqns:
-        seed = (e.primitive.name == "full" and e.params.get("shape") == ()
+        seed = (e.primitive is full_p and e.params.get("shape") == ()
                 and e.params.get("fill_value") == 1)
         back = seed or any(isinstance(v, Var) and v in seeded for v in e.inputs)
         if back:
