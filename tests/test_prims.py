@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable
+from pathlib import Path
 
 import hypothesis.extra.numpy as hnp
 import numpy as np
@@ -444,7 +445,16 @@ CASES: dict[str, Callable] = {
 }
 
 # while_loop is forward-differentiable only (SPEC); everything else is checked in both modes.
-MODES = {"while": ("fwd",)}
+# Primitives of other topics bring their cases in tests/cases_<topic>.py, each a module with a
+# CASES dict of the same kind (and optionally MODES), built with the helpers above (it imports
+# them from this module, which pytest always imports first).
+_EXTRA_MODES: dict = {}
+for _path in sorted(Path(__file__).parent.glob("cases_*.py")):
+    _module = importlib.import_module(_path.stem)
+    CASES.update(_module.CASES)
+    _EXTRA_MODES.update(getattr(_module, "MODES", {}))
+
+MODES = {"while": ("fwd",), **_EXTRA_MODES}
 
 DIFFERENTIABLE = sorted(n for n in CASES if not registry[n].nondiff)
 
@@ -623,6 +633,29 @@ def _check_buffers(name, data):
         _assert_same(g, e, dtype, f"{name}: later values")
 
 
+@pytest.mark.parametrize("name", sorted(CASES))
+@settings(max_examples=8)
+@given(data=st.data())
+def test_vmap_matches_a_loop(name, data):
+    """Every primitive's batching rule, through its case: vmap over two examples (the second a
+    small perturbation of the first), the batch axis drawn per argument, against a loop."""
+    fn, args = CASES[name](data.draw, np.float64)
+    traced, args = close_over_some(data.draw, fn, args)
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    axes = [data.draw(st.sampled_from([None] + list(range(np.ndim(a) + 1))), label="axis")
+            for a in args]
+    if all(ax is None for ax in axes):
+        axes[0] = 0
+    second = [a * (1.0 + 0.01 * rng.uniform(-1.0, 1.0, np.shape(a)))
+              if ax is not None and np.asarray(a).dtype.kind == "f" else a
+              for a, ax in zip(args, axes)]
+    batched = [a if ax is None else np.stack([a, b], axis=ax)
+               for a, b, ax in zip(args, second, axes)]
+    expected = np.stack([np.asarray(traced(*args)), np.asarray(traced(*second))])
+    got = fg.vmap(traced, in_axes=tuple(axes))(*batched)
+    _assert_same(got, expected, np.float64, f"{name}: vmap with in_axes={axes} vs a loop")
+
+
 # ---------------------------------------------------------------- derivatives
 
 @pytest.mark.parametrize("name", DIFFERENTIABLE)
@@ -644,6 +677,16 @@ def test_prod_gradient_is_exact_at_zeros():
     check_grads(fnp.prod, (x,), order=2)
     check_grads(lambda x: fnp.prod(x, axis=1), (np.array([[0.0, 2.0, 3.0], [0.0, 0.0, 1.0]]),),
                 order=2)
+
+
+def test_scatter_add_broadcasts_its_values_itself():
+    # np.add.at(out, idx, values) with values that it must broadcast (here (3,) into (2, 3))
+    # reads garbage in NumPy 2.4.6; x.at[idx].add(v) must add v to every indexed row.
+    idx = np.array([[0, 1, 2], [3, 4, 0]])
+    v = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(_eager_at(np.zeros(5), idx, "add", v), [4.0, 2.0, 3.0, 1.0, 2.0])
+    np.testing.assert_array_equal(fg.jit(lambda v: (v[0] * fnp.zeros(5)).at[idx].add(v))(v),
+                                  [4.0, 2.0, 3.0, 1.0, 2.0])
 
 
 def test_concatenate_transpose_with_a_constant_operand():

@@ -234,9 +234,10 @@ def test_every_primitive_has_a_batch_rule_and_a_case():
     # The table covers the primitives of funcgrad.prims; higher-order primitives (control
     # flow) test their batching next to their other rules, custom_lin is exercised by
     # test_custom_lin_batch_rule below.
+    # (tests/test_prims.py::test_vmap_matches_a_loop batches every primitive with a case there)
     first_order = {n for n, p in registry.items()
                    if p.abstract_eval.__module__.startswith("funcgrad.prims.")}
-    assert sorted(first_order - covered) == []
+    assert sorted(first_order - covered - set(test_prims.CASES)) == []
 
 
 def _float_args(kinds):

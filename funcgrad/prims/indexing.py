@@ -142,7 +142,10 @@ def _scatter_add_impl(x, y, *arrays, spec):
     out = np.array(x, copy=True)
     index = build_index(spec, arrays)
     if arrays:
-        np.add.at(out, index, y)
+        # The values are broadcast to the indexed region first: np.add.at with values of a
+        # lower rank that it has to broadcast itself reads garbage (NumPy 2.4.6).
+        target = np.broadcast_to(np.zeros((), out.dtype), out.shape)[index].shape
+        np.add.at(out, index, np.broadcast_to(y, target))
     else:
         out[index] += y
     return out
