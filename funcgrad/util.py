@@ -52,3 +52,18 @@ def canonical_axes(axis: Any, ndim: int, op: str = "operation") -> tuple[int, ..
     if len(axes) != len(tuple(axis)):
         raise ValueError(f"{op}: repeated axis in {tuple(axis)}")
     return axes
+
+
+def optional_import(module: str, feature: str, extra: str):
+    """Import an optional dependency, or raise ImportError saying which feature needs it and
+    what to install.
+
+    >>> optional_import("math", "an example", "none").sqrt(4.0)
+    2.0
+    """
+    import importlib
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ImportError(f"{feature} needs {module.split('.')[0]}, which is not installed: "
+                          f"pip install 'funcgrad[{extra}]'") from None

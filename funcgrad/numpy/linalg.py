@@ -1,5 +1,7 @@
-"""funcgrad.numpy.linalg: norms and the array-API products, traced. Decompositions and solvers
-(inv, solve, det, svd, ...) are not supported and raise NotImplementedError naming them."""
+"""funcgrad.numpy.linalg: np.linalg's functions, traced and differentiable, for stacks of
+matrices wherever NumPy takes them: norms and the array-API products here, solves and
+factorisations in _linalg_solve.py, decompositions in _linalg_decomp.py."""
+# ruff: noqa: F403  (re-exports)
 from __future__ import annotations
 
 import numpy as _np
@@ -8,6 +10,8 @@ from ..core.types import is_float as _is_float
 from ..util import canonical_axis as _canonical_axis
 from . import _indexing
 from ._creation import asarray as _asarray
+from ._linalg_decomp import *
+from ._linalg_solve import *
 from ._creation import result_type as _result_type
 from ._elementwise import _abs2, _safe_sqrt
 from ._elementwise import abs as _abs
@@ -148,9 +152,10 @@ _reports_user_line(globals())
 
 
 def __getattr__(name: str):
-    # Everything else in np.linalg (inv, solve, det, svd, eigh, ...) is named in the error.
+    # Anything else np.linalg has is named in the error, with what funcgrad supports.
     if not name.startswith("_") and hasattr(_np.linalg, name):
+        supported = sorted(n for n, v in globals().items() if not n.startswith("_")
+                           and callable(v) and hasattr(_np.linalg, n))
         raise NotImplementedError(f"funcgrad does not support np.linalg.{name}; supported: "
-                                  f"norm, vector_norm, matrix_norm, matmul, outer, tensordot, "
-                                  f"vecdot, cross, diagonal, trace, matrix_transpose")
+                                  f"{', '.join(supported)}")
     raise AttributeError(f"module 'funcgrad.numpy.linalg' has no attribute {name!r}")

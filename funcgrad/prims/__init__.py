@@ -1,2 +1,11 @@
 """Every primitive, declared once with all its rules; importing this package registers them."""
-from . import elementwise, indexing, linalg, reductions, shape, special  # noqa: F401
+from . import (  # noqa: F401
+    elementwise,
+    indexing,
+    linalg,
+    linalg_decomp,
+    linalg_solve,
+    reductions,
+    shape,
+    special,
+)

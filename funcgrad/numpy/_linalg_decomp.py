@@ -1,0 +1,2 @@
+"""funcgrad.numpy.linalg's decompositions: being written."""
+__all__: list[str] = []

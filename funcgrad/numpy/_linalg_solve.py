@@ -1,0 +1,2 @@
+"""funcgrad.numpy.linalg's solves and factorisations: being written."""
+__all__: list[str] = []

@@ -1,0 +1,1 @@
+"""Matrix decompositions: being written (see funcgrad/numpy/linalg.py)."""

@@ -1,0 +1,1 @@
+"""Linear solves and factorisations: being written (see funcgrad/numpy/linalg.py)."""

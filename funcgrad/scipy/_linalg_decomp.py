@@ -1,0 +1,2 @@
+"""funcgrad.scipy.linalg's decompositions: being written."""
+__all__: list[str] = []

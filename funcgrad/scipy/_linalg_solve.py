@@ -1,0 +1,2 @@
+"""funcgrad.scipy.linalg's solves and factorisations: being written."""
+__all__: list[str] = []
