@@ -28,8 +28,12 @@ Params = Any   # a pytree of arrays
 Updates = Any  # a pytree of arrays shaped like Params
 State = Any    # a pytree of arrays
 
+Schedule = Callable[[Any], Any]   # step count (an int array, maybe traced) -> learning rate
+
 __all__ = ["Optimizer", "sgd", "momentum", "adam", "adamw", "clip_by_global_norm", "chain",
-           "apply_updates", "global_norm", "EmptyState", "TraceState", "AdamState"]
+           "scale_by_schedule", "apply_updates", "global_norm", "constant", "exponential_decay",
+           "cosine_decay", "warmup_cosine_decay", "piecewise_constant", "EmptyState",
+           "TraceState", "AdamState", "CountState"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +67,12 @@ class AdamState(NamedTuple):
     count: Any
     mu: Params
     nu: Params
+
+
+class CountState(NamedTuple):
+    """The step count of a schedule (an int32 array: the number of updates made so far)."""
+
+    count: Any
 
 
 def _dtype(x) -> np.dtype:
@@ -124,6 +134,146 @@ def chain(*transforms: Optimizer) -> Optimizer:
     return Optimizer(init, update)
 
 
+# ---------------------------------------------------------------- learning-rate schedules
+# A schedule is a function of the step count (0 for the first update) built from
+# funcgrad.numpy, so it also runs inside a jitted training step. Every optimiser takes one as
+# `lr`; their signatures follow optax's.
+
+def _number(value, what: str) -> float:
+    if callable(value) or isinstance(value, (str, bytes)):
+        raise TypeError(f"{what} must be a number, got {type(value).__name__} {value!r}; "
+                        f"learning-rate schedules are accepted as `lr` only")
+    return float(value)
+
+
+def constant(value: float) -> Schedule:
+    """The schedule that is always `value`.
+
+    >>> float(constant(0.1)(np.asarray(7)))
+    0.1
+    """
+    value = _number(value, "constant: value")
+    return lambda count: fnp.full_like(fnp.asarray(count, np.float64), value)
+
+
+def exponential_decay(init_value: float, transition_steps: int, decay_rate: float,
+                      transition_begin: int = 0, staircase: bool = False,
+                      end_value: float | None = None) -> Schedule:
+    """init_value * decay_rate ** ((count - transition_begin) / transition_steps), from
+    `transition_begin` on (`staircase`: in whole steps), bounded by `end_value`.
+
+    >>> s = exponential_decay(1.0, transition_steps=10, decay_rate=0.5)
+    >>> [round(float(s(np.asarray(n))), 4) for n in (0, 10, 15)]
+    [1.0, 0.5, 0.3536]
+    """
+    init_value, decay_rate = _number(init_value, "init_value"), _number(decay_rate, "decay_rate")
+    if int(transition_steps) <= 0:
+        raise ValueError(f"exponential_decay: transition_steps must be positive, got "
+                         f"{transition_steps}")
+
+    def schedule(count):
+        t = fnp.maximum(fnp.asarray(count, np.float64) - transition_begin, 0.0)
+        p = t / transition_steps
+        if staircase:
+            p = fnp.floor(p)
+        value = init_value * decay_rate ** p
+        if end_value is not None:
+            bound = fnp.maximum if decay_rate < 1.0 else fnp.minimum
+            value = bound(value, end_value)
+        return value
+    return schedule
+
+
+def cosine_decay(init_value: float, decay_steps: int, alpha: float = 0.0) -> Schedule:
+    """Half a cosine from init_value down to alpha * init_value over `decay_steps`, then flat.
+
+    >>> s = cosine_decay(1.0, decay_steps=10)
+    >>> [round(float(s(np.asarray(n))), 4) for n in (0, 5, 10, 20)]
+    [1.0, 0.5, 0.0, 0.0]
+    """
+    init_value, alpha = _number(init_value, "init_value"), _number(alpha, "alpha")
+    if int(decay_steps) <= 0:
+        raise ValueError(f"cosine_decay: decay_steps must be positive, got {decay_steps}")
+
+    def schedule(count):
+        t = fnp.minimum(fnp.asarray(count, np.float64), decay_steps) / decay_steps
+        return init_value * ((1.0 - alpha) * 0.5 * (1.0 + fnp.cos(np.pi * t)) + alpha)
+    return schedule
+
+
+def warmup_cosine_decay(init_value: float, peak_value: float, warmup_steps: int,
+                        decay_steps: int, end_value: float = 0.0) -> Schedule:
+    """Linear warm-up from init_value to peak_value over `warmup_steps`, then a cosine decay
+    to end_value at step `decay_steps` (counted from the start, warm-up included).
+
+    >>> s = warmup_cosine_decay(0.0, 1.0, warmup_steps=10, decay_steps=30)
+    >>> [round(float(s(np.asarray(n))), 4) for n in (0, 5, 10, 20, 30)]
+    [0.0, 0.5, 1.0, 0.5, 0.0]
+    """
+    init_value, peak = _number(init_value, "init_value"), _number(peak_value, "peak_value")
+    end_value = _number(end_value, "end_value")
+    if not 0 <= int(warmup_steps) < int(decay_steps):
+        raise ValueError(f"warmup_cosine_decay: need 0 <= warmup_steps < decay_steps, got "
+                         f"{warmup_steps} and {decay_steps}")
+    span = decay_steps - warmup_steps
+
+    def schedule(count):
+        c = fnp.asarray(count, np.float64)
+        warm = init_value + (peak - init_value) * c / max(warmup_steps, 1)
+        t = fnp.clip(c - warmup_steps, 0.0, span) / span
+        cool = end_value + (peak - end_value) * 0.5 * (1.0 + fnp.cos(np.pi * t))
+        return fnp.where(c < warmup_steps, warm, cool)
+    return schedule
+
+
+def piecewise_constant(init_value: float, boundaries_and_scales: dict | None = None) -> Schedule:
+    """init_value, multiplied by scales[b] for every boundary b the count has reached.
+
+    >>> s = piecewise_constant(1.0, {10: 0.1, 20: 0.5})
+    >>> [float(s(np.asarray(n))) for n in (0, 10, 25)]
+    [1.0, 0.1, 0.05]
+    """
+    init_value = _number(init_value, "init_value")
+    pairs = sorted((int(b), _number(s, "a scale")) for b, s in
+                   (boundaries_and_scales or {}).items())
+
+    def schedule(count):
+        c = fnp.asarray(count, np.float64)
+        value = fnp.full_like(c, init_value)
+        for boundary, scale in pairs:
+            value = fnp.where(c >= boundary, value * scale, value)
+        return value
+    return schedule
+
+
+def scale_by_schedule(schedule: Schedule) -> Optimizer:
+    """Multiply the updates by schedule(count); count is the number of updates made before.
+
+    >>> opt = scale_by_schedule(lambda n: 0.5 ** n)
+    >>> state = opt.init(np.zeros(1))
+    >>> [opt.update(np.ones(1), state)[0], opt.update(np.ones(1), opt.update(np.ones(1),
+    ...  state)[1])[0]]
+    [array([1.]), array([0.5])]
+    """
+    if not callable(schedule):
+        raise TypeError(f"scale_by_schedule: expected a schedule (a function of the step "
+                        f"count), got {type(schedule).__name__}")
+
+    def update(grads, state, params=None):
+        step = schedule(state.count)
+        return (tree.map(lambda g: _cast(g * step, g), grads),
+                CountState(fnp.asarray(state.count + 1)))
+
+    return Optimizer(lambda params: CountState(np.zeros((), np.int32)), update)
+
+
+def _learning_rate(opt_of_lr: Callable[[float], Optimizer], lr) -> Optimizer:
+    """opt_of_lr(lr) for a number; for a schedule, opt_of_lr(1.0) scaled by it each step."""
+    if callable(lr):
+        return chain(opt_of_lr(1.0), scale_by_schedule(lr))
+    return opt_of_lr(_number(lr, "lr"))
+
+
 def clip_by_global_norm(max_norm: float) -> Optimizer:
     """Scale all updates by min(1, max_norm / global_norm): the direction is kept.
 
@@ -131,7 +281,7 @@ def clip_by_global_norm(max_norm: float) -> Optimizer:
     >>> clip.update({"w": np.array([3.0, 4.0])}, clip.init(None))[0]
     {'w': array([0.6, 0.8])}
     """
-    max_norm = float(max_norm)
+    max_norm = _number(max_norm, "clip_by_global_norm: max_norm")
     if not max_norm > 0:
         raise ValueError(f"clip_by_global_norm: max_norm must be positive, got {max_norm}")
 
@@ -147,22 +297,23 @@ def _with_clip(opt: Optimizer, clip_norm: float | None) -> Optimizer:
     return opt if clip_norm is None else chain(clip_by_global_norm(clip_norm), opt)
 
 
-def sgd(lr: float, clip_norm: float | None = None) -> Optimizer:
-    """Plain gradient descent: updates = -lr * grads.
+def sgd(lr: float | Schedule, clip_norm: float | None = None) -> Optimizer:
+    """Plain gradient descent: updates = -lr * grads (`lr` a number or a schedule).
 
     >>> opt = sgd(lr=0.1)
     >>> opt.update(np.array([1.0, 2.0]), opt.init(np.zeros(2)))[0]
     array([-0.1, -0.2])
     """
-    lr = float(lr)   # a Python float is weakly typed: float32 grads give float32 updates
+    def make(lr: float) -> Optimizer:
+        # a Python float is weakly typed: float32 grads give float32 updates
+        def update(grads, state, params=None):
+            return tree.map(lambda g: _cast(-lr * g, g), grads), state
+        return Optimizer(lambda params: EmptyState(), update)
 
-    def update(grads, state, params=None):
-        return tree.map(lambda g: _cast(-lr * g, g), grads), state
-
-    return _with_clip(Optimizer(lambda params: EmptyState(), update), clip_norm)
+    return _with_clip(_learning_rate(make, lr), clip_norm)
 
 
-def momentum(lr: float, beta: float = 0.9, nesterov: bool = False,
+def momentum(lr: float | Schedule, beta: float = 0.9, nesterov: bool = False,
              clip_norm: float | None = None) -> Optimizer:
     """Heavy-ball momentum as in torch.optim.SGD: v = beta * v + g; updates = -lr * v
     (Nesterov: -lr * (g + beta * v)).
@@ -174,24 +325,28 @@ def momentum(lr: float, beta: float = 0.9, nesterov: bool = False,
     >>> u
     array([-0.15])
     """
-    lr, beta = float(lr), float(beta)
+    beta = _number(beta, "momentum: beta")
 
-    def init(params):
-        return TraceState(_zeros_like(params))
+    def make(lr: float) -> Optimizer:
+        def init(params):
+            return TraceState(_zeros_like(params))
 
-    def update(grads, state, params=None):
-        trace = tree.map(lambda g, v: _cast(beta * v + g, v), grads, state.trace)
-        if nesterov:
-            updates = tree.map(lambda g, v: _cast(-lr * (g + beta * v), g), grads, trace)
-        else:
-            updates = tree.map(lambda g, v: _cast(-lr * v, g), grads, trace)
-        return updates, TraceState(trace)
+        def update(grads, state, params=None):
+            trace = tree.map(lambda g, v: _cast(beta * v + g, v), grads, state.trace)
+            if nesterov:
+                updates = tree.map(lambda g, v: _cast(-lr * (g + beta * v), g), grads, trace)
+            else:
+                updates = tree.map(lambda g, v: _cast(-lr * v, g), grads, trace)
+            return updates, TraceState(trace)
+        return Optimizer(init, update)
 
-    return _with_clip(Optimizer(init, update), clip_norm)
+    return _with_clip(_learning_rate(make, lr), clip_norm)
 
 
-def _adam_core(lr: float, b1: float, b2: float, eps: float, weight_decay: float) -> Optimizer:
-    lr, b1, b2, eps, wd = float(lr), float(b1), float(b2), float(eps), float(weight_decay)
+def _adam_core(lr: float, b1: float, b2: float, eps: float, weight_decay: float,
+               mask=None) -> Optimizer:
+    b1, b2 = _number(b1, "adam: b1"), _number(b2, "adam: b2")
+    eps, wd = _number(eps, "adam: eps"), _number(weight_decay, "adamw: weight_decay")
 
     def init(params):
         return AdamState(np.zeros((), np.int32), _zeros_like(params), _zeros_like(params))
@@ -203,21 +358,34 @@ def _adam_core(lr: float, b1: float, b2: float, eps: float, weight_decay: float)
         mu = tree.map(lambda g, m: _cast(b1 * m + (1.0 - b1) * g, m), grads, state.mu)
         nu = tree.map(lambda g, v: _cast(b2 * v + (1.0 - b2) * g * g, v), grads, state.nu)
 
-        def step(m, v, p):
+        def step(m, v, p, decay):
             # Bias correction in the dtype of the moment: (1 - b^t) for t = count.
             t = fnp.astype(count, _dtype(m))
             u = (m / (1.0 - b1 ** t)) / (fnp.sqrt(v / (1.0 - b2 ** t)) + eps)
-            if wd:
+            if wd and decay:
                 u = u + wd * p   # decoupled weight decay (Loshchilov & Hutter), as torch AdamW
             return _cast(-lr * u, m)
 
         ps = params if wd else mu   # a placeholder tree when there is no decay
-        return tree.map(step, mu, nu, ps), AdamState(count, mu, nu)
+        decays = _decay_mask(mask, params if wd else mu)
+        return tree.map(step, mu, nu, ps, decays), AdamState(count, mu, nu)
 
     return Optimizer(init, update)
 
 
-def adam(lr: float = 1e-3, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
+def _decay_mask(mask, params) -> Any:
+    """A pytree of bools shaped like params: which parameters weight decay applies to."""
+    if mask is None:
+        return tree.map(lambda p: True, params)
+    chosen = mask(params) if callable(mask) else mask
+    try:
+        return tree.map(lambda p, m: bool(m), params, chosen)
+    except ValueError as err:
+        raise ValueError(f"adamw: the weight-decay mask must have the structure of the "
+                         f"parameters (a pytree of bools): {err}") from None
+
+
+def adam(lr: float | Schedule = 1e-3, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
          clip_norm: float | None = None) -> Optimizer:
     """Adam (Kingma & Ba): bias-corrected moment estimates, updates
     -lr * m_hat / (sqrt(v_hat) + eps), as torch.optim.Adam and optax.adam.
@@ -226,17 +394,24 @@ def adam(lr: float = 1e-3, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
     >>> opt.update(np.array([5.0]), opt.init(np.zeros(1)))[0]   # the first step is -lr * sign(g)
     array([-0.1])
     """
-    return _with_clip(_adam_core(lr, b1, b2, eps, 0.0), clip_norm)
+    return _with_clip(_learning_rate(lambda lr: _adam_core(lr, b1, b2, eps, 0.0), lr),
+                      clip_norm)
 
 
-def adamw(lr: float = 1e-3, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
-          weight_decay: float = 1e-2, clip_norm: float | None = None) -> Optimizer:
+def adamw(lr: float | Schedule = 1e-3, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
+          weight_decay: float = 1e-2, mask=None, clip_norm: float | None = None) -> Optimizer:
     """Adam with decoupled weight decay: updates -lr * (m_hat / (sqrt(v_hat) + eps) + wd * p),
-    as torch.optim.AdamW; `update` needs `params`.
+    as torch.optim.AdamW; `update` needs `params`. `mask` (a pytree of bools like the
+    parameters, or a function of them giving one) says which parameters decay (optax's mask).
 
     >>> opt = adamw(lr=0.1, weight_decay=0.5)
     >>> p = np.array([2.0])
     >>> opt.update(np.array([0.0]), opt.init(p), p)[0]
     array([-0.1])
+    >>> no_bias = adamw(lr=0.1, weight_decay=0.5, mask=lambda p: {"w": True, "b": False})
+    >>> ps = {"w": np.array([2.0]), "b": np.array([2.0])}
+    >>> no_bias.update({"w": np.ones(1), "b": np.ones(1)}, no_bias.init(ps), ps)[0]
+    {'b': array([-0.1]), 'w': array([-0.2])}
     """
-    return _with_clip(_adam_core(lr, b1, b2, eps, weight_decay), clip_norm)
+    return _with_clip(_learning_rate(
+        lambda lr: _adam_core(lr, b1, b2, eps, weight_decay, mask), lr), clip_norm)

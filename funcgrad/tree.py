@@ -4,6 +4,7 @@ types) to a list of leaves plus a hashable ``TreeDef``, and rebuild them."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import operator
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Hashable, Iterable
@@ -16,6 +17,9 @@ __all__ = [
     "leaves",
     "structure",
     "map",
+    "map_with_path",
+    "flatten_with_path",
+    "reduce",
     "register_node",
     "register_dataclass",
 ]
@@ -587,6 +591,57 @@ def map(
             )
         all_leaves.append(ys)
     return td.unflatten([f(*args) for args in zip(*all_leaves, strict=True)])
+
+
+def flatten_with_path(
+    tree: Any, is_leaf: Callable[[Any], bool] | None = None
+) -> tuple[list[tuple[str, Any]], TreeDef]:
+    """``(path, leaf)`` pairs in flatten order, and the ``TreeDef``; a path reads like the code
+    that reaches the leaf: ``[0]['w']``, ``.field``.
+
+    >>> pairs, td = flatten_with_path({"w": [1.0, 2.0], "b": 3.0})
+    >>> pairs
+    [("['b']", 3.0), ("['w'][0]", 1.0), ("['w'][1]", 2.0)]
+    """
+    return flatten_with_paths(tree, is_leaf), structure(tree, is_leaf)
+
+
+def map_with_path(
+    f: Callable[..., Any],
+    tree: Any,
+    *rest: Any,
+    is_leaf: Callable[[Any], bool] | None = None,
+) -> Any:
+    """``map``, with each leaf's path (as ``flatten_with_path`` writes it) passed first.
+
+    >>> map_with_path(lambda path, x: x * 0.0 if "bias" in path else x,
+    ...               {"weight": 2.0, "bias": 1.0})
+    {'bias': 0.0, 'weight': 2.0}
+    """
+    pairs, td = flatten_with_path(tree, is_leaf)
+    paths = iter([p for p, _ in pairs])
+    return map(lambda *xs: f(next(paths), *xs), tree, *rest, is_leaf=is_leaf)
+
+
+def reduce(
+    function: Callable[[Any, Any], Any],
+    tree: Any,
+    initializer: Any = _MISSING,
+    is_leaf: Callable[[Any], bool] | None = None,
+) -> Any:
+    """Fold the leaves of ``tree`` with ``function`` (``functools.reduce`` over them).
+
+    >>> reduce(lambda a, b: a + b, {"a": 1, "b": (2, 3)})
+    6
+    >>> reduce(max, [], initializer=0)
+    0
+    """
+    xs = leaves(tree, is_leaf)
+    if initializer is _MISSING:
+        if not xs:
+            raise TypeError("tree.reduce of a tree with no leaves needs an initializer")
+        return functools.reduce(function, xs)
+    return functools.reduce(function, xs, initializer)
 
 
 # --------------------------------------------------------------------------- helpers

@@ -131,6 +131,9 @@ OPTIMIZERS = {
     "adam": optim.adam(0.01),
     "adamw": optim.adamw(0.01, weight_decay=0.1),
     "clipped": optim.adam(0.01, clip_norm=0.5),
+    "sgd-schedule": optim.sgd(optim.exponential_decay(0.1, 2, 0.5)),
+    "adamw-schedule-mask": optim.adamw(optim.cosine_decay(0.01, 10), weight_decay=0.1,
+                                       mask=lambda p: tree.map(lambda x: np.ndim(x) > 0, p)),
 }
 
 
@@ -204,3 +207,64 @@ def test_optimizer_is_hashable_for_static_args():
     assert hash(opt) == hash(opt)
     with pytest.raises(AttributeError):
         opt.init = None
+
+
+# ---------------------------------------------------------------- schedules
+
+def test_schedules_follow_their_formulas():
+    counts = [0, 1, 5, 10, 15, 30, 100]
+    cases = {
+        "constant": (optim.constant(0.3), lambda n: 0.3),
+        "exponential": (optim.exponential_decay(1.0, 10, 0.5), lambda n: 0.5 ** (n / 10)),
+        "staircase": (optim.exponential_decay(1.0, 10, 0.5, staircase=True),
+                      lambda n: 0.5 ** (n // 10)),
+        "begin+end": (optim.exponential_decay(1.0, 10, 0.5, transition_begin=5, end_value=0.2),
+                      lambda n: max(0.5 ** (max(n - 5, 0) / 10), 0.2)),
+        "cosine": (optim.cosine_decay(2.0, 10, alpha=0.1),
+                   lambda n: 2.0 * (0.9 * 0.5 * (1 + math.cos(math.pi * min(n, 10) / 10)) + 0.1)),
+        "warmup_cosine": (optim.warmup_cosine_decay(0.0, 1.0, 10, 30, end_value=0.1),
+                          lambda n: n / 10 if n < 10 else 0.1 + 0.9 * 0.5 * (
+                              1 + math.cos(math.pi * min(n - 10, 20) / 20))),
+        "piecewise": (optim.piecewise_constant(1.0, {5: 0.5, 15: 0.1}),
+                      lambda n: 1.0 * (0.5 if n >= 5 else 1) * (0.1 if n >= 15 else 1)),
+    }
+    for name, (schedule, formula) in cases.items():
+        for n in counts:
+            assert float(schedule(np.asarray(n))) == pytest.approx(formula(n), rel=1e-12), \
+                (name, n)
+        jitted = fg.jit(schedule)      # schedules trace: no Python branch on the count
+        assert float(jitted(np.asarray(7, np.int32))) == pytest.approx(formula(7), rel=1e-12)
+
+
+@pytest.mark.parametrize("make", [optim.sgd, optim.momentum, optim.adam, optim.adamw])
+def test_every_optimiser_takes_a_schedule_as_lr(make):
+    schedule = optim.piecewise_constant(0.1, {1: 0.5, 2: 0.0})
+    opt, fixed = make(schedule), [make(0.1), make(0.05)]
+    got, _ = run(opt)
+    for step, scale in ((0, 1.0), (1, 0.5)):
+        # with the same history, the scheduled step is the fixed-lr step scaled
+        want, _ = run(fixed[0], steps=step + 1)
+        ratio = tree.map(lambda a, b: a / np.where(b == 0, 1, b), got[step], want[step])
+        for r, w in zip(tree.leaves(ratio), tree.leaves(want[step])):
+            np.testing.assert_allclose(np.where(w == 0, scale, r), scale, rtol=1e-12)
+    assert all(np.all(u == 0) for u in tree.leaves(got[2]))      # the schedule reached 0
+
+
+def test_adamw_mask_leaves_masked_parameters_undecayed():
+    mask = {"w": True, "m": False, "b": True}
+    got, _ = run(optim.adamw(0.01, weight_decay=0.5, mask=mask), steps=1)
+    plain, _ = run(optim.adam(0.01), steps=1)
+    np.testing.assert_allclose(got[0]["m"], plain[0]["m"], rtol=1e-12)
+    np.testing.assert_allclose(got[0]["w"], plain[0]["w"] - 0.01 * 0.5 * PARAMS["w"], rtol=1e-12)
+    with pytest.raises(ValueError, match="mask must have the structure"):
+        run(optim.adamw(0.01, mask={"w": True}), steps=1)
+
+
+def test_a_schedule_where_a_number_is_needed_is_a_clear_error():
+    schedule = optim.cosine_decay(0.1, 10)
+    with pytest.raises(TypeError, match="max_norm must be a number.*schedules are accepted as"):
+        optim.clip_by_global_norm(schedule)
+    with pytest.raises(TypeError, match="beta must be a number"):
+        optim.momentum(0.1, beta=schedule)
+    with pytest.raises(TypeError, match="lr must be a number"):
+        optim.sgd("0.1")

@@ -566,3 +566,46 @@ def test_property_structure_equality_matches_shape(t1, t2):
 def test_module_doctests():
     result = doctest.testmod(tree)
     assert result.attempted >= 10 and result.failed == 0
+
+
+# ---------------------------------------------------------------- paths, reduce, ravel
+
+def test_flatten_with_path_and_map_with_path():
+    t = {"layer": [{"w": 1.0, "b": 2.0}], "scale": 3.0}
+    pairs, td = tree.flatten_with_path(t)
+    assert pairs == [("['layer'][0]['b']", 2.0), ("['layer'][0]['w']", 1.0), ("['scale']", 3.0)]
+    assert td == tree.structure(t)
+    decayed = tree.map_with_path(lambda p, x, y: x + y if p.endswith("['w']") else x, t, t)
+    assert decayed == {"layer": [{"w": 2.0, "b": 2.0}], "scale": 3.0}
+
+
+def test_reduce():
+    assert tree.reduce(lambda a, b: a * b, {"a": 2, "b": [3, 4]}) == 24
+    assert tree.reduce(lambda a, b: a + b, [], initializer=5) == 5
+    with pytest.raises(TypeError, match="initializer"):
+        tree.reduce(lambda a, b: a + b, {})
+
+
+def test_ravel_pytree_round_trip_and_derivatives():
+    import funcgrad as fg
+    from funcgrad.flatten_util import ravel_pytree
+    params = {"w": np.arange(4.0, dtype=np.float32).reshape(2, 2), "b": np.array([1.0, -1.0]),
+              "n": np.array(3)}
+    flat, unravel = ravel_pytree(params)
+    assert flat.shape == (7,) and flat.dtype == np.float64
+    back = unravel(flat)
+    assert tree.structure(back) == tree.structure(params)
+    for a, b in zip(tree.leaves(back), tree.leaves(params)):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+
+    def loss(v):
+        p = unravel(v)
+        return (p["w"] ** 2).sum() + (p["b"] * 3.0).sum()
+    want = np.array([3.0, 3.0, 0.0, 0.0, 2.0, 4.0, 6.0])   # b, n, w in flatten order
+    np.testing.assert_allclose(fg.grad(loss)(flat), want)
+    np.testing.assert_allclose(fg.jit(fg.grad(loss))(flat), want)
+    np.testing.assert_allclose(fg.vmap(lambda v: ravel_pytree(unravel(v))[0])(
+        np.stack([flat, 2 * flat])), np.stack([flat, 2 * flat]))
+    with pytest.raises(ValueError, match=r"shape \(7,\)"):
+        unravel(np.zeros(3))
