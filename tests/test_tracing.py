@@ -305,11 +305,11 @@ def test_numpy_calls_on_tracers_return_tracers():
 
 
 @pytest.mark.parametrize("f,name", [
-    (lambda x: np.fft.fft(x), "np.fft.fft"),
+    (lambda x: np.partition(x, 1), "np.partition"),
     (lambda x: np.unique(x), "np.unique"),
-    (lambda x: np.linalg.inv(x), "np.linalg.inv"),
-    (lambda x: np.linalg.det(x), "np.linalg.det"),
-    (lambda x: np.fmod(x, 2.0), "np.fmod"),
+    (lambda x: np.lexsort(x), "np.lexsort"),
+    (lambda x: np.histogram2d(x[0], x[1]), "np.histogram2d"),
+    (lambda x: np.polyfit(x[0], x[1], 1), "np.polyfit"),
     (lambda x: np.sin(x, where=x > 0), "np.sin with ['where']"),
     (lambda x: np.add.reduceat(x, [0, 1]), "np.add.reduceat"),
     (lambda x: np.linspace(x[0, 0], 1.0), "np.linspace"),

@@ -24,6 +24,7 @@ module imports only modules listed above it, and none imports this package):
     _einsum.py       einsum's planning: diagonals, sums, a greedy chain of dot_generals
     _products.py     matmul, dot, vdot, vecdot, inner, outer, kron, cross, tensordot, einsum
     linalg.py        funcgrad.numpy.linalg: norms and the array-API products
+    fft.py           funcgrad.numpy.fft: np.fft's transforms, shifts and frequencies
     _dispatch.py     Tracer's operators and methods, __array_ufunc__ and __array_function__
 
 Each topic module ends with `_reports_user_line(globals())`, which wraps its public functions so
@@ -45,6 +46,7 @@ from . import (
     _reductions,
     _shapes,
     _sorting,
+    fft,
     linalg,
 )
 from ._creation import *
@@ -60,6 +62,6 @@ from ._sorting import *
 # The public names (help() lists the functions of __all__; they are defined in the modules).
 __all__ = [*_queries.__all__, *_creation.__all__, *_elementwise.__all__, *_math.__all__,
            *_shapes.__all__, *_reductions.__all__, *_sorting.__all__, *_indexing.__all__,
-           *_products.__all__, "linalg"]
+           *_products.__all__, "fft", "linalg"]
 
-_dispatch.install(globals(), vars(linalg))
+_dispatch.install(globals(), vars(linalg), vars(fft))

@@ -227,9 +227,9 @@ def _power(x, y):
     return power(x, y)
 
 
-def install(namespace: dict, linalg_namespace: dict) -> None:
-    """Fill the NumPy -> traced tables from the namespaces of funcgrad.numpy and of its linalg,
-    and install the operators, methods and NumPy protocols on Tracer (once, at import)."""
+def install(namespace: dict, linalg_namespace: dict, fft_namespace: dict) -> None:
+    """Fill the NumPy -> traced tables from the namespaces of funcgrad.numpy and of its linalg
+    and fft, and install the operators, methods and NumPy protocols on Tracer (once, at import)."""
     fnp = types.SimpleNamespace(**namespace)
     # ufuncs NumPy code may call on tracers: every np ufunc with a same-named traced function.
     _UFUNCS.update({u: namespace[name] for name in dir(np)
@@ -238,7 +238,8 @@ def install(namespace: dict, linalg_namespace: dict) -> None:
     _REDUCE.update({np.add: fnp.sum, np.multiply: fnp.prod, np.maximum: fnp.max,
                     np.minimum: fnp.min, np.logical_and: fnp.all, np.logical_or: fnp.any})
     _ACCUMULATE.update({np.add: fnp.cumsum, np.multiply: fnp.cumprod})
-    _FUNCTIONS.update({**_table(np, namespace), **_table(np.linalg, linalg_namespace)})
+    _FUNCTIONS.update({**_table(np, namespace), **_table(np.linalg, linalg_namespace),
+                       **_table(np.fft, fft_namespace)})
     _install_on_tracer(fnp)
 
 

@@ -1,6 +1,7 @@
 """Every primitive, declared once with all its rules; importing this package registers them."""
 from . import (  # noqa: F401
     elementwise,
+    fft,
     indexing,
     linalg,
     linalg_decomp,
