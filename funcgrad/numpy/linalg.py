@@ -8,14 +8,14 @@ import numpy as _np
 
 from ..core.types import is_float as _is_float
 from ..util import canonical_axis as _canonical_axis
-from . import _indexing
+from . import _indexing, _linalg_decomp, _linalg_solve
 from ._creation import asarray as _asarray
-from ._linalg_decomp import *
-from ._linalg_solve import *
 from ._creation import result_type as _result_type
 from ._elementwise import _abs2, _safe_sqrt
 from ._elementwise import abs as _abs
 from ._elementwise import astype as _astype
+from ._linalg_decomp import *
+from ._linalg_solve import *
 from ._products import cross, matmul, outer, tensordot, vecdot  # noqa: F401 (re-exported)
 from ._reductions import max as _max
 from ._reductions import min as _min
@@ -65,8 +65,11 @@ def _matrix_norm(x, ord, axes, keepdims):
         best = _max if ord > 0 else _min
         out = best(_sum(_abs(x), axis=summed, keepdims=True), axis=other, keepdims=True)
     elif ord in (2, -2, "nuc"):
-        raise NotImplementedError(f"norm: ord={ord!r} needs singular values, which funcgrad "
-                                  f"does not support")
+        # the largest (2) or smallest (-2) singular value, or their sum (the nuclear norm)
+        rest = [i for i in range(_ndim(x)) if i not in axes]
+        s = svdvals(_transpose(x, rest + [row, col]))  # noqa: F405 (from _linalg_decomp)
+        s = (_sum if ord == "nuc" else _max if ord == 2 else _min)(s, axis=-1)
+        out = _reshape(s, [1 if i in axes else d for i, d in enumerate(_shape(x))])
     else:
         raise ValueError(f"norm: invalid norm order {ord!r} for matrices")
     return out if keepdims else _squeeze(out, axis=axes)
@@ -97,6 +100,43 @@ def norm(x, ord=None, axis=None, keepdims=False):
             raise ValueError("norm: duplicate axes given")
         return _matrix_norm(x, ord, axes, keepdims)
     raise ValueError("norm: improper number of dimensions to norm")
+
+
+def cond(x, p=None):
+    """np.linalg.cond: the condition number of (stacks of) matrices in the norm `p` (None, 2,
+    -2: from the singular values, any shape; 'fro', 'nuc', 1, -1, inf, -inf: norm(x, p) times
+    norm(inv(x), p), square matrices; the inverse is NumPy's, by LU). A singular matrix gives
+    inf, as in NumPy (for 'nuc', NumPy's and funcgrad's SVD of the inverse fails instead).
+    Differentiable where x is invertible (for None, 2, -2: where the largest and smallest
+    singular values are simple).
+
+    >>> float(cond(_np.diag([1.0, 4.0])))
+    4.0
+    """
+    x = _as_float(x)
+    shape = _shape(x)
+    if len(shape) < 2:
+        raise _np.linalg.LinAlgError(f"cond: {len(shape)}-dimensional array given (shape "
+                                     f"{shape}); it must be at least two-dimensional")
+    if 0 in shape[-2:]:
+        raise _np.linalg.LinAlgError(f"cond is not defined on empty arrays (shape {shape})")
+    if p is None or (not isinstance(p, str) and p in (2, -2)):
+        s = svdvals(x)  # noqa: F405 (from _linalg_decomp)
+        large, small = s[..., 0], s[..., -1]
+        r = small / large if p == -2 else large / small
+    elif p in ("fro", "nuc", 1, -1, _np.inf, -_np.inf):
+        if shape[-1] != shape[-2]:
+            raise _np.linalg.LinAlgError(f"cond: p={p!r} needs square matrices, not shape "
+                                         f"{shape}")
+        # pinv with no cutoff is the inverse, by LU (NaN where it fails: inf below)
+        inv_x = pinv(x, rcond=-1.0)  # noqa: F405 (from _linalg_decomp)
+        r = norm(x, p, axis=(-2, -1)) * norm(inv_x, p, axis=(-2, -1))
+    else:
+        raise ValueError(f"cond: invalid norm order {p!r} for matrices")
+    # NaN (from a singular matrix) becomes inf, unless x itself holds NaN
+    # (NumPy's functions on traced values dispatch to funcgrad's)
+    bad = _np.logical_and(_np.isnan(r), _np.logical_not(_np.any(_np.isnan(x), axis=(-2, -1))))
+    return _np.where(bad, _np.inf, r)
 
 
 def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
@@ -148,7 +188,8 @@ def trace(x, /, *, offset=0, dtype=None):
     return _indexing.trace(x, offset, -2, -1, dtype)
 
 
-_reports_user_line(globals())
+__all__ = [*_reports_user_line(globals()), "cross", "matmul", "outer", "tensordot", "vecdot",
+           "matrix_transpose", *_linalg_solve.__all__, *_linalg_decomp.__all__]
 
 
 def __getattr__(name: str):
