@@ -7,6 +7,7 @@ are invalid. `_state.trace` (thread-local) is the trace that `Primitive.bind` di
 from __future__ import annotations
 
 import re
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -300,10 +301,65 @@ def _conversion_message(x: Tracer, op: str) -> str:
             if x.abstract else
             f"would turn a value that fg.{kind} is differentiating ({x.aval.short()}) into a "
             f"plain number or NumPy array{where()}, silently dropping its derivative.")
+    try:            # a best-effort hint, in an error path
+        scipy = _scipy_caller()
+    except Exception:
+        scipy = None
+    if scipy is not None:
+        return f"{op} {what} {scipy}"
     return (f"{op} {what} Compute with funcgrad.numpy instead (fnp.sqrt(x), not "
             f"math.sqrt(x)); build arrays functionally (x.at[i].set(v) or fnp.stack), not by "
             f"writing into a NumPy array; to log a value use fg.debug.print('{{}}', x) or "
             f"float(fg.stop_gradient(x)).")
+
+
+def _module_of(frame) -> str:
+    return frame.f_globals.get("__name__") or ""
+
+
+def _scipy_caller() -> str | None:
+    """When the conversion happens inside a SciPy function (scipy.special.logsumexp(x) on a
+    traced x), what to call instead: the funcgrad.scipy function of the same name, found in
+    sys.modules (this layer imports no funcgrad.scipy). None when SciPy is not the caller."""
+    frame = sys._getframe(2)
+    while frame is not None and _module_of(frame).split(".")[0] in ("funcgrad", "numpy"):
+        frame = frame.f_back
+    frames = []
+    while frame is not None and _module_of(frame).split(".")[0] == "scipy":
+        frames.append(frame)
+        frame = frame.f_back
+    if not frames:
+        return None
+    called = None        # the outermost SciPy frame that is a public function (or method)
+    for f in reversed(frames):
+        package = ".".join(_module_of(f).split(".")[:2])
+        name, public = f.f_code.co_name, sys.modules.get(package)
+        owner = f.f_locals.get("self")
+        dist = getattr(owner, "name", None) or type(owner).__name__.removesuffix("_gen")
+        if owner is not None and isinstance(dist, str) and \
+                hasattr(getattr(public, dist, None), name):
+            called = (package, f"{dist}.{name}")       # scipy.stats.norm.logpdf
+            break
+        if callable(getattr(public, name, None)) and not name.startswith("_"):
+            called = (package, name)                   # scipy.special.logsumexp
+            break
+    site = (f" (called at {frame.f_code.co_filename}:{frame.f_lineno}, in "
+            f"{frame.f_code.co_name})" if frame is not None else "")
+    if called is None:
+        package = ".".join(_module_of(frames[-1]).split(".")[:2])
+        return (f"The {package} function{site} converts its arguments to NumPy arrays, so it "
+                f"cannot compute with traced values: use funcgrad.scipy's version if it has "
+                f"one, or write it with funcgrad.numpy.")
+    package, name = called
+    ours: Any = sys.modules.get(f"funcgrad.{package}")
+    for part in name.split("."):
+        ours = getattr(ours, part, None)
+    if ours is not None:
+        return (f"{package}.{name}{site} converts its arguments to NumPy arrays, so it cannot "
+                f"compute with traced values: call funcgrad.{package}.{name} instead.")
+    return (f"{package}.{name}{site} converts its arguments to NumPy arrays, so it cannot "
+            f"compute with traced values, and funcgrad.{package} has no {name}: write it with "
+            f"funcgrad.numpy.")
 
 
 def reraise_conversion(err: BaseException) -> None:

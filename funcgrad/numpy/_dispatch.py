@@ -24,6 +24,28 @@ _UFUNCS: dict = {}      # __array_ufunc__ calls: np.sin -> sin, ...
 _REDUCE: dict = {}      # np.add.reduce -> sum, ...
 _ACCUMULATE: dict = {}  # np.add.accumulate -> cumsum, ...
 _FUNCTIONS: dict = {}   # __array_function__: np.mean -> mean, ...
+# Functions ufunc -> traced function or None, for the ufuncs of other libraries (SciPy's): a
+# library above this layer registers one on import (funcgrad.scipy.special does); a resolver
+# may also raise NotImplementedError for a ufunc of its library it cannot trace.
+_RESOLVERS: list = []
+
+
+def register_ufunc_resolver(resolver) -> None:
+    """Let `resolver(ufunc)` supply the traced function for a ufunc that is not NumPy's (a
+    SciPy ufunc called on a traced value); what it returns is remembered."""
+    if resolver not in _RESOLVERS:
+        _RESOLVERS.append(resolver)
+
+
+def _resolve(ufunc):
+    f = _UFUNCS.get(ufunc)
+    if f is None:
+        for resolver in _RESOLVERS:
+            f = resolver(ufunc)
+            if f is not None:
+                _UFUNCS[ufunc] = f
+                break
+    return f
 
 
 def _table(module, namespace: dict) -> dict:
@@ -54,7 +76,9 @@ def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
 
 
 def _ufunc(ufunc, method, inputs, kwargs):
-    name = f"np.{ufunc.__name__}"
+    # (another library's ufunc, SciPy's, goes by its own name)
+    name = f"np.{ufunc.__name__}" if getattr(np, ufunc.__name__, None) is ufunc else \
+        ufunc.__name__
     if kwargs.get("out") is not None:
         raise TypeError(f"{name}(..., out=...) writes in place, which funcgrad does not trace; "
                         f"use the returned value instead")
@@ -63,7 +87,7 @@ def _ufunc(ufunc, method, inputs, kwargs):
         raise TypeError(f"{name}.at writes in place, which funcgrad does not trace; use the "
                         f"functional update x.at[idx].add(v) (or .set, .multiply) instead")
     dtype = kwargs.pop("dtype", None)
-    if method == "__call__" and ufunc in _UFUNCS and not kwargs:
+    if method == "__call__" and not kwargs and _resolve(ufunc) is not None:
         if dtype is not None:  # NumPy computes in `dtype`: cast the inputs to it
             inputs = [astype(x, dtype) for x in inputs]
         return _UFUNCS[ufunc](*inputs)
@@ -76,7 +100,7 @@ def _ufunc(ufunc, method, inputs, kwargs):
             return _REDUCE[ufunc](inputs[0], axis=axis, keepdims=keepdims, **extra)
     if method == "accumulate" and ufunc in _ACCUMULATE and set(kwargs) <= {"axis"}:
         return _ACCUMULATE[ufunc](inputs[0], axis=kwargs.get("axis", 0), dtype=dtype)
-    if method == "outer" and ufunc in _UFUNCS and ufunc.nin == 2 and not kwargs:
+    if method == "outer" and ufunc.nin == 2 and not kwargs and _resolve(ufunc) is not None:
         a, b = asarray(inputs[0]), asarray(inputs[1])
         a = reshape(a, shape(a) + (1,) * ndim(b))
         return _UFUNCS[ufunc](a, b)

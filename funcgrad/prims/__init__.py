@@ -9,4 +9,5 @@ from . import (  # noqa: F401
     reductions,
     shape,
     special,
+    special_functions,
 )
