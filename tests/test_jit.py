@@ -304,3 +304,19 @@ def test_an_operand_a_cond_hands_back_is_not_overwritten_in_place():
     z, w = fg.jit(f)(x)
     np.testing.assert_array_equal(z, x + 1.0)
     np.testing.assert_array_equal(w, 2.0 * (x + 1.0))
+
+
+def test_a_value_error_at_run_time_names_the_users_line():
+    # NumPy raises inside the generated code (the index is only known when it runs): the error
+    # names the operation, the user's line that made it, and the call.
+    def f(x, i):
+        return x[i] * 2.0                                  # the failing line
+
+    jitted = fg.jit(f)
+    for _ in range(2):
+        with pytest.raises(IndexError) as info:
+            jitted(np.ones(3), np.array([5]))
+        msg = str(info.value)
+        assert "out of bounds" in msg and "in getitem at" in msg
+        assert "test_jit.py" in msg and "run by fg.jit" in msg
+    np.testing.assert_array_equal(jitted(np.ones(3), np.array([1])), [2.0])   # still works

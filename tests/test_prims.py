@@ -294,7 +294,8 @@ def scatter_case(mode: str):
             if mode == "set":
                 out[idx] = v
             else:
-                np.add.at(out, idx, v)
+                # broadcast first: np.add.at reads garbage when it broadcasts (NumPy 2.4.6)
+                np.add.at(out, idx, np.broadcast_to(v, np.zeros(np.shape(x))[idx].shape))
             return out
         return fn, [x, v]
     return build

@@ -84,6 +84,7 @@ def generate(graph: Graph, fn_name: str = "compiled", copy_outputs: bool = True,
         return _literal(v, ns) if isinstance(v, Lit) else name_of[v]
 
     lines = [f"def {fn_name}({', '.join(params_src)}):"]
+    origins: dict[int, object] = {}
     for i, eqn in enumerate(graph.eqns):
         prim = eqn.primitive
         args = [atom(v) for v in eqn.inputs]
@@ -123,6 +124,7 @@ def generate(graph: Graph, fn_name: str = "compiled", copy_outputs: bool = True,
         if prim.multiple_results and len(outs) == 1:
             target += ","
         lines.append(f"    {target} = {expr}" if target else f"    {expr}")
+        origins[len(lines)] = eqn      # line number in the generated source -> its equation
         dead = [name_of[v] for v in dict.fromkeys(eqn.inputs) if isinstance(v, Var)
                 and last_use.get(v) == i and v not in pinned and v.aval.size >= _FREE_MIN]
         if dead:
@@ -142,6 +144,7 @@ def generate(graph: Graph, fn_name: str = "compiled", copy_outputs: bool = True,
         else:
             outs.append(name_of[v])
     lines.append(f"    return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")
+    ns.values["__funcgrad_origins__"] = origins
     return "\n".join(lines) + "\n", ns.values
 
 
@@ -152,3 +155,18 @@ def compile_graph(graph: Graph, fn_name: str = "compiled", copy_outputs: bool = 
     code = compile(src, f"<funcgrad.jit {fn_name}>", "exec")
     exec(code, globs)
     return globs[fn_name], src
+
+
+def failing_equation(err: BaseException):
+    """The equation whose generated line raised `err` (from its traceback), or None.
+
+    >>> failing_equation(ValueError("not from generated code")) is None
+    True
+    """
+    tb, found = err.__traceback__, None
+    while tb is not None:
+        frame = tb.tb_frame
+        if frame.f_code.co_filename.startswith("<funcgrad.jit"):
+            found = frame.f_globals.get("__funcgrad_origins__", {}).get(tb.tb_lineno, found)
+        tb = tb.tb_next
+    return found

@@ -30,8 +30,10 @@ class Source:
 def _is_internal(filename: str) -> bool:
     hit = _internal.get(filename)
     if hit is None:
+        # funcgrad's files, Python's frozen modules, and the code jit generates
         hit = _internal[filename] = (
-            os.path.abspath(filename).startswith(_PACKAGE_DIR) or filename.startswith("<frozen")
+            os.path.abspath(filename).startswith(_PACKAGE_DIR)
+            or filename.startswith(("<frozen", "<funcgrad"))
         )
     return hit
 

@@ -15,11 +15,12 @@ from typing import Any
 import numpy as np
 
 from .. import tree
-from ..compile.codegen import compile_graph
+from ..compile.codegen import compile_graph, failing_equation
 from ..compile.passes import optimize
 from ..core import trace as _trace
 from ..core.cost import graph_cost
 from ..core.ir import Graph
+from ..core.source import where
 from ..core.types import ArrayType, dtype_short, type_of
 from ..transforms.api import trace_to_graph
 
@@ -140,7 +141,11 @@ class Jitted:
         stage = self._cache.get(key)
         if stage is None:
             stage = self._compile(key, args, kwargs, static_idx)
-        out = stage.fn(*flat)     # generated code returns arrays, 0-d ones included
+        try:
+            out = stage.fn(*flat)     # generated code returns arrays, 0-d ones included
+        except Exception as err:
+            _name_the_line(err)
+            raise
         return out[0] if stage.single else tree.unflatten(stage.out_tree, out)
 
     def _compile(self, key, args, kwargs, static_idx) -> Stage:
@@ -204,6 +209,18 @@ class Jitted:
         name = getattr(self.fun, "__name__", "function")
         return (f"jit({name}) retraced ({len(self._cache)} compiled so far): "
                 + "; ".join(best_diff or ["no difference found"]))
+
+
+def _name_the_line(err: Exception) -> None:
+    """An error raised by the compiled code (a value NumPy refuses: an index out of bounds, a
+    singular matrix) gets the user's line of the operation that raised it, and of the call."""
+    eqn = failing_equation(err)
+    if eqn is None or not err.args or not isinstance(err.args[0], str) or \
+            " at " in err.args[0]:
+        return
+    at = f" at {eqn.source.long()}" if eqn.source is not None else ""
+    err.args = (f"{err.args[0]} (in {eqn.primitive.name}{at}, run by fg.jit{where()})",
+                *err.args[1:])
 
 
 def _hashable(v, what: str):
