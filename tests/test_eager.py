@@ -145,16 +145,15 @@ def _inner(a, b) -> float:
     return sum(float(np.sum(x * y)) for x, y in zip(fg.tree.leaves(a), fg.tree.leaves(b)))
 
 
-def _expects_program(graph) -> bool | None:
+def _expects_program(graph) -> bool:
     """Whether eager grad of the function `graph` was made from (`fg.make_graph`) should run as
-    a compiled whole-call program from call 4 on: not when it binds a control-flow primitive
-    (they always materialise); None (either) when it binds indexing, which is run at once only
-    when it has index arrays."""
-    prims = {e.primitive for e in graph.eqns}
-    if any(p.multiple_results for p in prims):
-        return False
-    if any(p.checks_values for p in prims):
-        return None
+    a compiled whole-call program from call 4 on: not when it binds a primitive with several
+    results (control flow, decompositions) or one that checks values (index arrays, solves),
+    which always materialise."""
+    for e in graph.eqns:
+        checks = e.primitive.checks_values
+        if e.primitive.multiple_results or checks is True or (checks and checks(**e.params)):
+            return False
     return True
 
 
@@ -2031,9 +2030,6 @@ def _take_two(x, idx):
     return fnp.sum(fnp.sin(x[idx]) * 2.0)
 
 
-@pytest.mark.xfail(strict=True, reason="indexing (checks_values) is recorded into programs by "
-                   "the one- and two-argument fast paths of TapeTrace._record_lazy, so a bad "
-                   "index in a warm call fails inside the generated code, naming no line")
 def test_index_error_names_the_users_line_on_every_call():
     """Indexing checks its values (an index can be out of bounds): it runs at once, so that
     the error names the user's line, also once the same signature has a program."""

@@ -80,3 +80,22 @@ def test_examples_run_as_scripts():
                           cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "training accuracy" in proc.stdout and "20/20" in proc.stderr
+
+
+def test_gaussian_process_matches_scikit_learn(tmp_path):
+    example = load("gaussian_process")
+    png = tmp_path / "gp.png"
+    out = example.main(["--quiet", "--plot", str(png)])
+    # the same model and optimiser from the same start: the same optimum
+    np.testing.assert_allclose(out["params"], out["sk_params"], atol=1e-4)
+    assert abs(out["lml"] - out["sk_lml"]) < 1e-6 * abs(out["sk_lml"])
+    np.testing.assert_allclose(out["pred"], out["sk_pred"], atol=1e-4)
+    assert out["rmse"] < 0.8 and abs(out["rmse"] - out["sk_rmse"]) < 1e-4
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_newton_converges_to_scikit_learn_s_optimum():
+    example = load("newton")
+    out = example.main(["--quiet"])
+    assert out["steps"] <= 12
+    np.testing.assert_allclose(out["theta"], out["ref_theta"], atol=1e-5)

@@ -489,14 +489,15 @@ def test_every_primitive_has_its_rules_and_a_case():
 REQUIRED = {"name", "abstract_eval", "batch", "cost"}              # every primitive
 CALLABLE_OR_NONE = {"impl", "jvp", "transpose", "lower", "simplify"}
 BOOLEAN = {"multiple_results", "linear", "nondiff", "elementwise", "commutative", "fresh",
-           "checks_values", "effect"}
+           "effect"}
+BOOLEAN_OR_PREDICATE = {"checks_values"}                           # a function of the params
 ANY = {"domain"}                                                   # a hint for tests
 
 
 def test_every_slot_of_every_primitive_is_set_or_explicitly_defaulted():
     from funcgrad.core.primitive import Primitive
     slots = set(Primitive.__slots__) - {"__weakref__"}
-    unknown = slots - REQUIRED - CALLABLE_OR_NONE - BOOLEAN - ANY
+    unknown = slots - REQUIRED - CALLABLE_OR_NONE - BOOLEAN - BOOLEAN_OR_PREDICATE - ANY
     assert not unknown, f"slots without a rule in this test: {sorted(unknown)}"
     _import_every_module()
     for name, prim in registry.items():
@@ -507,6 +508,9 @@ def test_every_slot_of_every_primitive_is_set_or_explicitly_defaulted():
             assert value is None or callable(value), f"{name}: `{slot}` = {value!r}"
         for slot in BOOLEAN:
             assert type(getattr(prim, slot)) is bool, f"{name}: `{slot}` is not a bool"
+        for slot in BOOLEAN_OR_PREDICATE:
+            value = getattr(prim, slot)
+            assert type(value) is bool or callable(value), f"{name}: `{slot}` = {value!r}"
         # the facts that make rules required
         assert prim.jvp is not None or prim.nondiff or name in NOT_EXERCISED_HERE, \
             f"{name}: no jvp rule and not nondiff"

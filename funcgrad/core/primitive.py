@@ -69,7 +69,7 @@ class Primitive:
     never a view of an operand: the generated code may overwrite it; a result that is not
     fresh is assumed to share memory with the operands), `checks_values` (its evaluation can
     fail on values, e.g. an index out of bounds: the eager executor runs it at once, so the
-    error points at the user's line), `effect` (a side effect such as a debug callback: never
+    error points at the user's line; a bool, or a function of the params saying so), `effect` (a side effect such as a debug callback: never
     removed, merged or deferred), `domain` (the inputs tests draw).
 
     >>> from funcgrad.prims.elementwise import sin_p
@@ -87,7 +87,8 @@ class Primitive:
                  simplify: Callable | None = None, cost: Callable | None = None,
                  multiple_results: bool = False, linear: bool = False, nondiff: bool = False,
                  elementwise: bool = False, commutative: bool = False, fresh: bool = False,
-                 checks_values: bool = False, effect: bool = False, domain: Any = None):
+                 checks_values: bool | Callable[..., bool] = False, effect: bool = False,
+                 domain: Any = None):
         if name in registry:
             raise ValueError(f"primitive {name!r} is already declared")
         setattr_ = object.__setattr__   # no rule-change notifications while declaring

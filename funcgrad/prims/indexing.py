@@ -118,9 +118,16 @@ def _getitem_transpose(ct, x, *arrays, spec):
     return [scatter_add_p.bind(zeros(x.aval), ct, *arrays, spec=spec)] + [None] * len(arrays)
 
 
+def _has_index_arrays(*, spec) -> bool:
+    """Only index arrays can be out of bounds when the code runs: a static index is checked by
+    the shape rule while tracing."""
+    return "a" in spec
+
+
 # Basic indexing gives a view (not fresh); index arrays can be out of bounds (checks_values).
 getitem_p = Primitive("getitem", _getitem_impl, _getitem_type, jvp=_getitem_jvp,
-                      transpose=_getitem_transpose, linear=True, cost=free, checks_values=True)
+                      transpose=_getitem_transpose, linear=True, cost=free,
+                      checks_values=_has_index_arrays)
 
 
 def _scatter_type(name):
@@ -185,11 +192,11 @@ def _scatter_set_transpose(ct, x, y, *arrays, spec):
 scatter_add_p = Primitive("scatter_add", _scatter_add_impl, _scatter_type("scatter_add"),
                           transpose=_scatter_add_transpose, linear=True,
                           cost=lambda x, y, *arrays, spec: y.size,   # one addition per update
-                          fresh=True, checks_values=True)
+                          fresh=True, checks_values=_has_index_arrays)
 scatter_add_p.jvp = _scatter_jvp(scatter_add_p)
 scatter_set_p = Primitive("scatter_set", _scatter_set_impl, _scatter_type("scatter_set"),
                           transpose=_scatter_set_transpose, linear=True, cost=free, fresh=True,
-                          checks_values=True)
+                          checks_values=_has_index_arrays)
 scatter_set_p.jvp = _scatter_jvp(scatter_set_p)
 
 

@@ -195,6 +195,10 @@ class TapeTrace(Trace):
 
     def _record_lazy(self, prim, args, params):
         """Record one application without computing it (every signature must be known)."""
+        checks = prim.checks_values
+        if checks and (checks is True or checks(**params)):
+            # evaluated at once, so that an error names the user's line
+            return self._materialize_then(prim, args, params)
         n = len(args)
         if n == 1:      # the commonest cases, without the general loop: f(x), ...
             a = args[0]
@@ -263,8 +267,7 @@ class TapeTrace(Trace):
             consts.append(a)
         if not mine:
             return self.parent.process(prim, args, params)
-        # checks_values: evaluated at once, so that an error points at the user's line
-        if prim.multiple_results or prim.checks_values:
+        if prim.multiple_results:
             return self._materialize_then(prim, args, params)
         try:
             key = rule_key(prim, arg_keys, params)
