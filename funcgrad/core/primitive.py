@@ -69,8 +69,9 @@ class Primitive:
     never a view of an operand: the generated code may overwrite it; a result that is not
     fresh is assumed to share memory with the operands), `checks_values` (its evaluation can
     fail on values, e.g. an index out of bounds: the eager executor runs it at once, so the
-    error points at the user's line; a bool, or a function of the params saying so), `effect` (a side effect such as a debug callback: never
-    removed, merged or deferred), `domain` (the inputs tests draw).
+    error points at the user's line; a bool, or a function of the params saying so), `effect`
+    (a side effect such as a debug callback: never removed, merged or deferred), `domain` (the
+    inputs tests draw).
 
     >>> from funcgrad.prims.elementwise import sin_p
     >>> sin_p.name, sin_p.elementwise, sin_p.fresh
