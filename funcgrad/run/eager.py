@@ -194,20 +194,19 @@ class TapeTrace(Trace):
     # ------------------------------------------------------------------ lazy recording
 
     def _record_lazy(self, prim, args, params):
-        """Record one application without computing it (every signature must be known)."""
-        checks = prim.checks_values
-        if checks and (checks is True or checks(**params)):
-            # evaluated at once, so that an error names the user's line
-            return self._materialize_then(prim, args, params)
+        """Record one application without computing it (every signature must be known; an
+        application that checks values is evaluated at once, so that an error names the
+        user's line: the fast paths see that in the rule, `recordable`)."""
         n = len(args)
         if n == 1:      # the commonest cases, without the general loop: f(x), ...
             a = args[0]
             if type(a) is TapeTracer and a._trace is self and a.slot >= 0:
-                try:
-                    rule = _rules.get(rule_key(prim, (a.sig,), params))
+                try:            # rule_key(prim, (a.sig,), params), inlined: the hottest line
+                    rule = _rules.get((prim, a.sig, tuple(params.items())) if params
+                                      else (prim, a.sig))
                 except TypeError:           # unhashable params
                     rule = None
-                if rule is not None and rule is not GENERAL and rule.has_tangent:
+                if rule is not None and rule is not GENERAL and rule.recordable:
                     slot = self.n_slots
                     self.n_slots = slot + 1
                     out = TapeTracer(self, None, slot, rule.out_sig)
@@ -228,10 +227,11 @@ class TapeTrace(Trace):
                     b_key = None
                 try:
                     rule = None if b_key is None else _rules.get(
-                        rule_key(prim, (a.sig, b_key), params))
+                        (prim, a.sig, b_key, tuple(params.items())) if params
+                        else (prim, a.sig, b_key))
                 except TypeError:           # unhashable params
                     rule = None
-                if rule is not None and rule is not GENERAL and rule.has_tangent:
+                if rule is not None and rule is not GENERAL and rule.recordable:
                     if type(const) is np.ndarray:
                         b = const = self._capture(const)
                     slot = self.n_slots
@@ -267,7 +267,8 @@ class TapeTrace(Trace):
             consts.append(a)
         if not mine:
             return self.parent.process(prim, args, params)
-        if prim.multiple_results:
+        checks = prim.checks_values
+        if prim.multiple_results or checks and (checks is True or checks(**params)):
             return self._materialize_then(prim, args, params)
         try:
             key = rule_key(prim, arg_keys, params)
@@ -557,12 +558,15 @@ def _records_graph(trace: TapeTrace, outs: list, in_avals: list) -> Graph:
 
 def _program(trace: TapeTrace, outs: list, in_values: list) -> programs.Program | None:
     """The compiled program of this lazy call (compiled on its second sighting)."""
+    key = trace.program_key(outs)
+    prog = programs.programs.get(key)
+    if prog is not None:                # the common case: no types to work out
+        return None if prog is GENERAL else prog
     values = in_values + trace.consts + [o for o in outs if not (
         type(o) is TapeTracer and o._trace is trace)]
     n_in = trace.n_inputs
     in_avals = [type_of(v).strong() if i < n_in else type_of(v) for i, v in enumerate(values)]
-    return programs.lookup(trace.program_key(outs), lambda: _records_graph(trace, outs, in_avals),
-                           in_avals, n_in)
+    return programs.lookup(key, lambda: _records_graph(trace, outs, in_avals), in_avals, n_in)
 
 
 def _run_program(prog: programs.Program, trace: TapeTrace, outs, in_values, ins, in_avals):

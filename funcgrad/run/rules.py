@@ -38,14 +38,17 @@ class Rule:
     fwd(*primals) -> (out, *residuals); bwd(*residuals, ct) -> the non-zero input cotangents:
     of the differentiated inputs at positions `pos` among them (None: all of them). `out_sig`
     is the output's signature int; `has_tangent` is False when the output has no derivative
-    (integer results, stop_gradient)."""
+    (integer results, stop_gradient); `recordable` says a lazy call may record it (it has a
+    tangent, and its evaluation cannot fail on values: see Primitive.checks_values)."""
 
     __slots__ = ("fwd", "bwd", "fwd_graph", "bwd_graph", "pos", "has_tangent", "out_sig",
-                 "_bound")
+                 "recordable", "_bound")
 
-    def __init__(self, fwd, bwd, fwd_graph, bwd_graph, pos, has_tangent, out_sig):
+    def __init__(self, fwd, bwd, fwd_graph, bwd_graph, pos, has_tangent, out_sig,
+                 recordable):
         self.fwd, self.bwd, self.fwd_graph, self.bwd_graph = fwd, bwd, fwd_graph, bwd_graph
         self.pos, self.has_tangent, self.out_sig = pos, has_tangent, out_sig
+        self.recordable = recordable
         self._bound = None
 
     def bound(self) -> tuple:
@@ -189,8 +192,11 @@ def build(prim, primals, live, params) -> Rule:
     fwd, bwd, fwd_graph, bwd_graph, pos, nonzero = compile_vjp(
         lambda *xs: [prim.bind(*xs, **params)], in_avals, live, prim.name)
     aval = fwd_graph.outvars[0].aval
+    has_tangent = nonzero[0] and bool(pos)
+    checks = prim.checks_values
+    checks = bool(checks) and (checks is True or checks(**params))
     return Rule(fwd, bwd, fwd_graph, bwd_graph, None if len(pos) == sum(live) else tuple(pos),
-                 nonzero[0] and bool(pos), sig_of(aval.shape, aval.dtype))
+                has_tangent, sig_of(aval.shape, aval.dtype), has_tangent and not checks)
 
 
 def clear() -> None:
