@@ -307,12 +307,18 @@ def _solve_triangular_left(a, b, lower, transpose_a, conjugate_a, unit_diagonal)
     sl = _scipy_linalg()
     if sl is not None and (_stack_count(a.shape) == 1 or n >= _SCIPY_MIN_N):
         trans = (2 if conjugate_a else 1) if transpose_a else 0
+        if a.ndim == 2:         # LAPACK's trtrs raises on an exactly zero diagonal
+            return sl.solve_triangular(a, b, trans=trans, lower=lower,
+                                       unit_diagonal=unit_diagonal, check_finite=False)
         out = np.empty(b.shape, b.dtype)
         for idx in np.ndindex(a.shape[:-2]):
             out[idx] = sl.solve_triangular(a[idx], b[idx], trans=trans, lower=lower,
                                            unit_diagonal=unit_diagonal, check_finite=False)
         return out
-    # NumPy only: the triangle as a full matrix (exactly triangular), solved by LU
+    # NumPy only: the triangle as a full matrix (exactly triangular), solved by LU, which
+    # need not meet an exactly zero pivot where the diagonal has a zero
+    if not unit_diagonal and _zero_on_diagonal(a):
+        raise LinAlgError("zero on the diagonal")
     t = np.tril(a) if lower else np.triu(a)
     if unit_diagonal:
         i = np.arange(n)
@@ -332,15 +338,16 @@ def _triangular_solve_impl(a, b, *, left_side, lower, transpose_a, conjugate_a,
                                     transpose_a=not transpose_a, conjugate_a=conjugate_a,
                                     unit_diagonal=unit_diagonal)
         return np.swapaxes(xt, -1, -2)
-    if not unit_diagonal and a.size and _zero_on_diagonal(a):
-        raise _linalg_error("triangular_solve", "is singular: its diagonal has a zero", a,
-                            _zero_on_diagonal)
     if b.size == 0:
+        if not unit_diagonal and a.size and _zero_on_diagonal(a):
+            raise _linalg_error("triangular_solve", "is singular: its diagonal has a zero", a,
+                                _zero_on_diagonal)
         return np.zeros(b.shape, b.dtype)
     try:
         return _solve_triangular_left(a, b, lower, transpose_a, conjugate_a, unit_diagonal)
     except LinAlgError:
-        raise _linalg_error("triangular_solve", "is singular", a, lambda m: True) from None
+        raise _linalg_error("triangular_solve", "is singular: its diagonal has a zero", a,
+                            _zero_on_diagonal) from None
 
 
 def _op(x, transpose_a: bool, conjugate_a: bool):
