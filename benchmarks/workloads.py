@@ -1,4 +1,4 @@
-"""The benchmark workloads W1-W6: data, the hand-written NumPy floor, funcgrad and the peers.
+"""The benchmark workloads W1-W8: data, the hand-written NumPy floor, funcgrad and the peers.
 
 Every contender is a `build()` that returns a zero-argument step; the step computes the same
 result as the NumPy floor (checked before timing). Steps are functional: each call starts from
@@ -6,7 +6,7 @@ the same parameters, so repeated calls time the same work.
 
 >>> from benchmarks.workloads import all_workloads
 >>> [w.key for w in all_workloads()]
-['W1', 'W2', 'W3', 'W4', 'W5', 'W6']
+['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'W8']
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import numpy as np
 
 import funcgrad as fg
 import funcgrad.numpy as fnp
+import funcgrad.scipy.linalg as fsl
 
 from .peers import load
 
@@ -609,6 +610,181 @@ def w6() -> Workload:
         targets={"funcgrad.jit": Target("abs_us", 50_000.0)})
 
 
+# --------------------------------------------------------------------------------------------
+# W7: gradient of a Gaussian process's negative log marginal likelihood, N=200
+
+GP_N, GP_D = 200, 10
+
+
+def gp_data():
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((GP_N, GP_D))
+    y = np.sin(x[:, 0]) + 0.5 * x[:, 1] + 0.1 * rng.standard_normal(GP_N)
+    theta = np.log(np.array([2.0, 1.5, 0.3]))     # log length scale, signal, noise variance
+    return theta, x, y
+
+
+def gp_numpy(theta, x, y):
+    """The NumPy floor: the closed-form gradient 0.5 tr((K^-1 - a a^T) dK/dtheta)."""
+    ell2, s2, noise = np.exp(2 * theta[0]), np.exp(theta[1]), np.exp(theta[2])
+    sq = np.maximum((x * x).sum(1)[:, None] + (x * x).sum(1)[None, :] - 2 * x @ x.T, 0.0)
+    k_rbf = s2 * np.exp(-0.5 * sq / ell2)
+    k = k_rbf + noise * np.eye(len(y))
+    chol = np.linalg.cholesky(k)
+    k_inv = np.linalg.inv(k)
+    alpha = k_inv @ y
+    value = 0.5 * y @ alpha + np.log(np.diagonal(chol)).sum() + 0.5 * len(y) * np.log(2 * np.pi)
+    w = k_inv - np.outer(alpha, alpha)
+    grad = 0.5 * np.array([(w * (k_rbf * sq / ell2)).sum(), (w * k_rbf).sum(),
+                           noise * np.trace(w)])
+    return value, grad
+
+
+def gp_loss(m, linalg, cho_solve):
+    """The loss written against a NumPy-like namespace `m` (jnp, torch-like or fnp)."""
+    def loss(theta, x, y):
+        sq = m.maximum((x * x).sum(1)[:, None] + (x * x).sum(1)[None, :] - 2 * x @ x.T, 0.0)
+        k = m.exp(theta[1]) * m.exp(-0.5 * sq / m.exp(2 * theta[0])) + \
+            m.exp(theta[2]) * m.eye(y.shape[0])
+        chol = linalg.cholesky(k)
+        alpha = cho_solve(chol, y)
+        return 0.5 * (y * alpha).sum() + m.log(m.diagonal(chol)).sum() + \
+            0.5 * y.shape[0] * np.log(2 * np.pi)
+    return loss
+
+
+def w7() -> Workload:
+    theta, x, y = gp_data()
+    loss = gp_loss(fnp, fnp.linalg, lambda c, b: fsl.cho_solve((c, True), b))
+
+    def funcgrad_c():
+        vg = fg.value_and_grad(loss)
+        return lambda: vg(theta, x, y)
+
+    def funcgrad_jit_c():
+        vg = fg.jit(fg.value_and_grad(loss))
+        return lambda: vg(theta, x, y)
+
+    def jax_step(jit: bool):
+        jax = load("jax")
+        jloss = gp_loss(jax.numpy, jax.numpy.linalg,
+                        lambda c, b: jax.scipy.linalg.cho_solve((c, True), b))
+        vg = jax.value_and_grad(jloss)
+        vg = jax.jit(vg) if jit else vg
+        args = _device_arrays((theta, x, y), jax.numpy.asarray)
+        return _jax_ready(jax, lambda: vg(*args))
+
+    def torch_c():
+        torch = load("torch")
+
+        class T:   # the namespace gp_loss needs, on torch
+            maximum = staticmethod(lambda a, b: torch.clamp(a, min=b))
+            exp, log, diagonal = torch.exp, torch.log, torch.diagonal
+            eye = staticmethod(lambda n: torch.eye(n, dtype=torch.float64))
+        tloss = gp_loss(T, torch.linalg,
+                        lambda c, b: torch.cholesky_solve(b[:, None], c)[:, 0])
+        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+        def step():
+            t = torch.tensor(theta, requires_grad=True)
+            value = tloss(t, xt, yt)
+            (grad,) = torch.autograd.grad(value, t)
+            return value, grad
+        return step
+
+    def autograd_c():
+        ag = load("autograd")
+        import autograd.scipy.linalg as asl
+        anp = ag.numpy
+
+        def cho_solve(c, b):
+            z = asl.solve_triangular(c, b, lower=True)
+            return asl.solve_triangular(c.T, z, lower=False)
+        vg = ag.value_and_grad(gp_loss(anp, anp.linalg, cho_solve))
+        return lambda: vg(theta, x, y)
+
+    return Workload(
+        "W7", "value_and_grad of a GP's -log marginal likelihood, N=200 f64",
+        reference=lambda: list(gp_numpy(theta, x, y)), view=_flat_arrays, rtol=1e-9,
+        contenders=_standard(lambda: lambda: gp_numpy(theta, x, y), funcgrad_c,
+                             funcgrad_jit_c, jax_step, torch_c, autograd_c),
+        targets={"funcgrad.jit": Target("ratio", 1.1)})
+
+
+# --------------------------------------------------------------------------------------------
+# W8: grad of vmap(slogdet + b^T A^-1 b) over 1000 8x8 matrices
+
+SMALL_N, SMALL_D = 1000, 8
+
+
+def small_data():
+    rng = np.random.default_rng(8)
+    a = rng.standard_normal((SMALL_N, SMALL_D, SMALL_D)) + 4.0 * np.eye(SMALL_D)
+    b = rng.standard_normal((SMALL_N, SMALL_D))
+    return a, b
+
+
+def small_numpy(a, b):
+    """The floor: grad_A = A^-T - (A^-T b)(A^-1 b)^T, grad_b = (A^-1 + A^-T) b, batched."""
+    inv = np.linalg.inv(a)
+    inv_t = np.swapaxes(inv, -1, -2)
+    x = (inv @ b[..., None])[..., 0]
+    y = (inv_t @ b[..., None])[..., 0]
+    return inv_t - y[..., :, None] * x[..., None, :], x + y
+
+
+def small_loss(m, slogdet, solve, vmap):
+    def one(a, b):
+        return slogdet(a)[1] + (b * solve(a, b)).sum()
+    return lambda a, b: vmap(one)(a, b).sum()
+
+
+def w8() -> Workload:
+    a, b = small_data()
+    loss = small_loss(fnp, fnp.linalg.slogdet, fnp.linalg.solve, fg.vmap)
+
+    def funcgrad_c():
+        g = fg.grad(loss, argnums=(0, 1))
+        return lambda: g(a, b)
+
+    def funcgrad_jit_c():
+        g = fg.jit(fg.grad(loss, argnums=(0, 1)))
+        return lambda: g(a, b)
+
+    def jax_step(jit: bool):
+        jax = load("jax")
+        jnp = jax.numpy
+        g = jax.grad(small_loss(jnp, jnp.linalg.slogdet, jnp.linalg.solve, jax.vmap),
+                     argnums=(0, 1))
+        g = jax.jit(g) if jit else g
+        args = _device_arrays((a, b), jnp.asarray)
+        return _jax_ready(jax, lambda: g(*args))
+
+    def torch_c():
+        torch = load("torch")
+        tloss = small_loss(torch, torch.linalg.slogdet, torch.linalg.solve, torch.vmap)
+        g = torch.func.grad(tloss, argnums=(0, 1))
+        at, bt = torch.from_numpy(a), torch.from_numpy(b)
+        return lambda: g(at, bt)
+
+    def autograd_c():
+        ag = load("autograd")
+        anp = ag.numpy
+
+        def loss_ag(ab):          # autograd has no vmap: its functions are batched already
+            a, b = ab
+            x = anp.linalg.solve(a, b[..., None])[..., 0]
+            return anp.linalg.slogdet(a)[1].sum() + (b * x).sum()
+        g = ag.grad(loss_ag)
+        return lambda: g((a, b))
+
+    return Workload(
+        "W8", "grad of vmap(slogdet + b^T A^-1 b) over 1000 8x8 matrices f64",
+        reference=lambda: list(small_numpy(a, b)), view=_flat_arrays, rtol=1e-9,
+        contenders=_standard(lambda: lambda: small_numpy(a, b), funcgrad_c, funcgrad_jit_c,
+                             jax_step, torch_c, autograd_c))
+
+
 def _standard(numpy_c, funcgrad_c, funcgrad_jit_c, jax_step, torch_c, autograd_c
               ) -> list[Contender]:
     """The contender list of W1-W5, in table order (NumPy first: ratios are to it)."""
@@ -620,14 +796,14 @@ def _standard(numpy_c, funcgrad_c, funcgrad_jit_c, jax_step, torch_c, autograd_c
 
 # Builders by key: a workload's data is made only when it is selected.
 WORKLOADS: dict[str, Callable[[], Workload]] = {
-    "W1": w1, "W2": w2, "W3": w3, "W4": w4, "W5": w5, "W6": w6}
+    "W1": w1, "W2": w2, "W3": w3, "W4": w4, "W5": w5, "W6": w6, "W7": w7, "W8": w8}
 
 
 def all_workloads() -> list[Workload]:
-    """W1-W6, each freshly built (data made here, peers imported only when timed).
+    """W1-W8, each freshly built (data made here, peers imported only when timed).
 
     >>> len(all_workloads())
-    6
+    8
     """
     return [build() for build in WORKLOADS.values()]
 
