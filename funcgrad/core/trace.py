@@ -317,6 +317,20 @@ def _module_of(frame) -> str:
     return frame.f_globals.get("__name__") or ""
 
 
+def _wrapped_public(frame) -> tuple[str, str] | None:
+    """(package, name) of the public SciPy function a decorator's wrapper frame wraps (SciPy
+    batches scipy.linalg.cholesky's arguments in a wrapper that holds it as a local)."""
+    for value in frame.f_locals.values():
+        name, module = getattr(value, "__name__", ""), getattr(value, "__module__", None)
+        if not (callable(value) and isinstance(module, str) and module.startswith("scipy.")):
+            continue
+        package = ".".join(module.split(".")[:2])
+        public = getattr(sys.modules.get(package), name, None)
+        if not name.startswith("_") and value in (public, getattr(public, "__wrapped__", 0)):
+            return package, name
+    return None
+
+
 def _scipy_caller() -> str | None:
     """When the conversion happens inside a SciPy function (scipy.special.logsumexp(x) on a
     traced x), what to call instead: the funcgrad.scipy function of the same name, found in
@@ -342,6 +356,10 @@ def _scipy_caller() -> str | None:
             break
         if callable(getattr(public, name, None)) and not name.startswith("_"):
             called = (package, name)                   # scipy.special.logsumexp
+            break
+        wrapped = _wrapped_public(f)                   # a decorator's wrapper(*args)
+        if wrapped is not None:
+            called = wrapped
             break
     site = (f" (called at {frame.f_code.co_filename}:{frame.f_lineno}, in "
             f"{frame.f_code.co_name})" if frame is not None else "")
