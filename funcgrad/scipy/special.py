@@ -249,7 +249,8 @@ def _relative(p, q, extra: bool):
     p, q = _promote(p, q)
     both = (p > 0) & (q > 0)
     ps, qs = _fnp.where(both, p, 1.0), _fnp.where(both, q, 1.0)
-    val = ps * _fnp.log(ps / qs) + (qs - ps if extra else 0.0)
+    # the order SciPy evaluates in, so near p = q the cancellation rounds as it does there
+    val = ps * _fnp.log(ps / qs) - ps + qs if extra else ps * _fnp.log(ps / qs)
     nan_or_inf = _fnp.where(_fnp.isnan(p + q), p + q, _inf)
     edge = _fnp.where((p == 0) & (q >= 0), q if extra else 0.0, nan_or_inf)
     return _fnp.where(both, val, edge)
