@@ -7,9 +7,11 @@ Gradients are spot-checked against central differences.
 """
 from __future__ import annotations
 
+import importlib
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import hypothesis.extra.numpy as hnp
 import numpy as np
@@ -324,6 +326,14 @@ CASES = (
 )
 
 
+# Functions of other topics bring their cases in tests/npcases_<topic>.py, each a module with
+# a CASES list of Case, built with the helpers above (it imports them from this module).
+for _path in sorted(Path(__file__).parent.glob("npcases_*.py")):
+    CASES += importlib.import_module(_path.stem).CASES
+_names = [str(c) for c in CASES]
+assert len(_names) == len(set(_names)), "two cases share a name"
+
+
 def _ref(case):
     return case.ref or (lambda *a, **k: case.fn(np, *a, **k))
 
@@ -358,6 +368,46 @@ GRAD_CASES = [c for c in CASES if c.grad]
 def test_derivatives_match_finite_differences(case, data):
     args, kw = case.make(data, F64)
     check_grads(lambda *a: case.fn(fnp, *a, **kw), args, order=1)
+
+
+def _scalar_of(case, kw):
+    """sum of every inexact output, so that grad applies to any case (ints carry no
+    derivative; complex outputs contribute their real and imaginary parts)."""
+    def f(*args):
+        total = 0.0
+        for leaf in tree.leaves(case.fn(fnp, *args, **kw)):
+            if fnp.issubdtype(fnp.result_type(leaf), fnp.complexfloating):
+                total = total + fnp.sum(fnp.real(leaf)) + 0.5 * fnp.sum(fnp.imag(leaf))
+            elif fnp.issubdtype(fnp.result_type(leaf), fnp.floating):
+                total = total + fnp.sum(leaf)
+        return total
+    return f
+
+
+@pytest.mark.parametrize("case", GRAD_CASES, ids=str)
+@settings(max_examples=2)
+@given(data=st.data())
+def test_transformations_agree(case, data):
+    """jit equals eager, jit(grad) equals grad, vmap over a stack of inputs equals a Python
+    loop, and second derivatives (forward over reverse) equal finite differences."""
+    args, kw = case.make(data, F64)
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**31 - 1)))
+    # inputs drawn from equal seeds are equal: a small jitter keeps ties off the kinks
+    args = tuple(a + rng.uniform(-0.01, 0.01, np.shape(a)) for a in args)
+    f = lambda *a: case.fn(fnp, *a, **kw)      # noqa: E731
+    tree.map(lambda g, w: np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12),
+             fg.jit(f)(*args), f(*args))
+    loss = _scalar_of(case, kw)
+    argnums = tuple(range(len(args)))
+    want = fg.grad(loss, argnums=argnums)(*args)
+    tree.map(lambda g, w: np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12),
+             fg.jit(fg.grad(loss, argnums=argnums))(*args), want)
+    stacks = [np.stack([a, a + rng.uniform(-0.05, 0.05, np.shape(a))]) for a in args]
+    batched = fg.vmap(f)(*stacks)
+    looped = [f(*[s[i] for s in stacks]) for i in range(2)]
+    tree.map(lambda b, *ls: np.testing.assert_allclose(b, np.stack(ls), rtol=1e-12,
+                                                       atol=1e-12), batched, *looped)
+    check_grads(loss, args, order=2, modes=("rev",))
 
 
 def test_grad_through_plain_numpy_matches_finite_differences():

@@ -22,7 +22,9 @@ _NUMPY_NAMES = [
     "ndarray", "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
     "bool_", "complex64", "complex128", "pi", "e", "inf", "nan", "newaxis", "dtype", "finfo",
     "iinfo", "zeros", "ones", "empty", "eye", "identity", "arange", "linspace", "logspace",
-    "tri",
+    "tri", "uint16", "uint32", "uint64", "complexfloating", "floating", "integer", "inexact",
+    "number", "signedinteger", "unsignedinteger", "generic", "euler_gamma", "issubdtype",
+    "can_cast", "promote_types", "isdtype",
 ]
 
 
@@ -32,6 +34,15 @@ int8, int16, int32, int64, uint8 = _np.int8, _np.int16, _np.int32, _np.int64, _n
 bool_, complex64, complex128 = _np.bool_, _np.complex64, _np.complex128
 pi, e, inf, nan, newaxis = _np.pi, _np.e, _np.inf, _np.nan, None
 dtype, finfo, iinfo = _np.dtype, _np.finfo, _np.iinfo
+uint16, uint32, uint64 = _np.uint16, _np.uint32, _np.uint64
+complexfloating, floating, integer, inexact = (_np.complexfloating, _np.floating, _np.integer,
+                                               _np.inexact)
+number, signedinteger, unsignedinteger, generic = (_np.number, _np.signedinteger,
+                                                   _np.unsignedinteger, _np.generic)
+euler_gamma = _np.euler_gamma
+# dtype queries take dtypes (x.dtype of a traced x is one), not values
+issubdtype, can_cast, promote_types, isdtype = (_np.issubdtype, _np.can_cast, _np.promote_types,
+                                                _np.isdtype)
 
 
 def _arr(x):
