@@ -21,8 +21,12 @@ module imports only modules listed above it, and none imports this package):
                      nansum, nanmean, logsumexp, argmax, argmin
     _sorting.py      sort, argsort, median, cumsum, cumprod, diff
     _indexing.py     take, take_along_axis, diagonal, diag, trace, triu, tril, roll, repeat, pad
+    _statistics.py   quantile, percentile, nan* reductions, trapezoid, interp, gradient, cov,
+                     corrcoef, histogram, bincount, searchsorted, digitize, geomspace, ...
+    _arrays.py       r_, c_, h/v/dsplit, rot90, block, delete, insert, unique, set operations, ...
     _einsum.py       einsum's planning: diagonals, sums, a greedy chain of dot_generals
     _products.py     matmul, dot, vdot, vecdot, inner, outer, kron, cross, tensordot, einsum
+    _polynomial.py   polyval and the poly* family, convolve, correlate
     linalg.py        funcgrad.numpy.linalg: norms and the array-API products
     fft.py           funcgrad.numpy.fft: np.fft's transforms, shifts and frequencies
     _dispatch.py     Tracer's operators and methods, __array_ufunc__ and __array_function__
@@ -36,32 +40,39 @@ and installs the operators and the NumPy protocols on Tracer.
 from __future__ import annotations
 
 from . import (
+    _arrays,
     _creation,
     _dispatch,
     _elementwise,
     _indexing,
     _math,
+    _polynomial,
     _products,
     _queries,
     _reductions,
     _shapes,
     _sorting,
+    _statistics,
     fft,
     linalg,
 )
+from ._arrays import *
 from ._creation import *
 from ._elementwise import *
 from ._indexing import *
 from ._math import *
+from ._polynomial import *
 from ._products import *
 from ._queries import *
 from ._reductions import *
 from ._shapes import *
 from ._sorting import *
+from ._statistics import *
 
 # The public names (help() lists the functions of __all__; they are defined in the modules).
 __all__ = [*_queries.__all__, *_creation.__all__, *_elementwise.__all__, *_math.__all__,
            *_shapes.__all__, *_reductions.__all__, *_sorting.__all__, *_indexing.__all__,
-           *_products.__all__, "fft", "linalg"]
+           *_products.__all__, *_statistics.__all__, *_arrays.__all__, *_polynomial.__all__,
+           "fft", "linalg"]
 
 _dispatch.install(globals(), vars(linalg), vars(fft))
