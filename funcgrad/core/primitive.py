@@ -47,7 +47,7 @@ def compile_lowering(lowering: Lowering, arity: int) -> Callable:
     eager evaluation and generated code share one decision).
 
     >>> import numpy as np
-    >>> compile_lowering(Lowering("{f}({0}, {1})", {"f": np.add}), 2)(1, 2)
+    >>> int(compile_lowering(Lowering("{f}({0}, {1})", {"f": np.add}), 2)(1, 2))
     3
     """
     args = [f"a{i}" for i in range(arity)]
