@@ -99,3 +99,18 @@ def test_newton_converges_to_scikit_learn_s_optimum():
     out = example.main(["--quiet"])
     assert out["steps"] <= 12
     np.testing.assert_allclose(out["theta"], out["ref_theta"], atol=1e-5)
+
+
+def test_student_t_regression_matches_scipy_and_is_robust(tmp_path):
+    example = load("student_t_regression")
+    png = tmp_path / "t.png"
+    out = example.main(["--quiet", "--plot", str(png), "--methods", "BFGS", "trust-exact"])
+    assert all(r.success for r in out["results"].values())
+    # the same likelihood with scipy.stats.t and finite differences: the same optimum
+    assert out["rel_diff"] < 1e-4 and out["spread"] < 1e-5
+    assert abs(out["nll"] - out["ref_nll"]) < 1e-8 * abs(out["ref_nll"])
+    assert 1.0 < np.exp(out["params"]["log_df"]) < 3.0      # heavy tails for the gross errors
+    # closer to least squares on the clean targets than Huber, far closer than least squares
+    err = out["coef_error"]
+    assert err["Student t (funcgrad)"] < err["Huber"] < err["least squares"] / 5
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
