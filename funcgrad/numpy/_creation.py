@@ -1,7 +1,8 @@
 """Array creation, and NumPy's dtypes and constants: array and asarray (lists holding traced
 values are stacked), full and the *_like functions, copy, result_type. zeros, ones, arange,
-linspace, eye, ... are NumPy's own: they take no traced values. The shape functions are built on
-this module, so it binds primitives itself where it needs a stack, reshape or broadcast."""
+eye, ... are NumPy's own: they take no traced values (linspace and logspace, which can, are in
+_statistics.py). The shape functions are built on this module, so it binds primitives itself
+where it needs a stack, reshape or broadcast."""
 from __future__ import annotations
 
 import builtins
@@ -21,9 +22,9 @@ from ._util import _dtype, _ndim, _reports_user_line, _shape
 _NUMPY_NAMES = [
     "ndarray", "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
     "bool_", "complex64", "complex128", "pi", "e", "inf", "nan", "newaxis", "dtype", "finfo",
-    "iinfo", "zeros", "ones", "empty", "eye", "identity", "arange", "linspace", "logspace",
-    "tri", "uint16", "uint32", "uint64", "complexfloating", "floating", "integer", "inexact",
-    "number", "signedinteger", "unsignedinteger", "generic", "euler_gamma", "issubdtype",
+    "iinfo", "zeros", "ones", "empty", "eye", "identity", "arange", "tri", "uint16", "uint32",
+    "uint64", "complexfloating", "floating", "integer", "inexact", "number", "signedinteger",
+    "unsignedinteger", "generic", "euler_gamma", "issubdtype",
     "can_cast", "promote_types", "isdtype",
 ]
 
@@ -109,7 +110,7 @@ def _flat(obj):
 
 
 zeros, ones, empty, eye, identity = _np.zeros, _np.ones, _np.zeros, _np.eye, _np.identity
-arange, linspace, logspace, tri = _np.arange, _np.linspace, _np.logspace, _np.tri
+arange, tri = _np.arange, _np.tri
 
 
 def full(shape, fill_value, dtype=None, order="C") -> Any:
