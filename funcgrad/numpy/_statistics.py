@@ -173,12 +173,9 @@ def _quantile(a, q, axis, method, keepdims, weak_q, ignore_nan, name):
         nxt = where(above, last, where(below, 0, floor(v) + 1))
         prev, nxt = astype(prev, int64), astype(nxt, int64)
         gamma = astype(fix_gamma(v - astype(prev, _dtype(v)), v), _dtype(v))
-        if _is_float(_dtype(a)):
-            dt = _dtype(a) if weak_q else result_type(a, gamma)
-        else:
-            dt = _np.dtype(float64) if weak_q else result_type(gamma, float64)
-        lo, hi = _gather(s, prev, rest), _gather(s, nxt, rest)
-        out = _lerp(astype(lo, dt), astype(hi, dt), astype(gamma, dt))
+        if weak_q:      # NumPy makes gamma a Python float: it takes a's float dtype
+            gamma = astype(gamma, _float_dtype(_dtype(a)))
+        out = _lerp(_gather(s, prev, rest), _gather(s, nxt, rest), gamma)
     if nan_aware and ignore_nan:
         out = where(n == 0, _np.nan, out)
     elif nan_aware:     # a slice holding a NaN gives NaN (sorted last)
