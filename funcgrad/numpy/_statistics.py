@@ -692,7 +692,8 @@ def interp(x, xp, fp, left=None, right=None, period=None):
         flat = dxp == 0
         slope = (f1 - f0) / where(flat, 1.0, dxp)
         y = where(flat, f0, slope * (x - x0) + f0)
-        y = where(x == xp[-1], fp[-1], y)
+        # NumPy's value fp[-1] at the last knot, with the derivative of the last segment (JAX)
+        y = where(x == xp[-1], y + stop_gradient(fp[-1] - y), y)
     else:
         y = broadcast_to(f0, _shape(x))
     y = where(x < xp[0], fp[0] if left is None else left, y)
@@ -802,8 +803,12 @@ def histogram_bin_edges(a, bins=10, range=None, weights=None):
     """
     a = ravel(_arr(a))
     if isinstance(bins, str):
+        # the rule picks the number of bins (piecewise constant in a); the edges stay traced
         w = None if weights is None else _concrete(weights, "histogram_bin_edges")
-        return _np.histogram_bin_edges(_concrete(a, "histogram_bin_edges"), bins, range, w)
+        edges = _np.histogram_bin_edges(_concrete(a, "histogram_bin_edges"), bins, range, w)
+        if not _traced(a):
+            return edges
+        bins = len(edges) - 1
     if _ndim(bins) == 1:
         edges = _arr(bins)
         if not _traced(edges) and _np.any(edges[:-1] > edges[1:]):
