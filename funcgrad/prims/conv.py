@@ -38,6 +38,7 @@ groups (B G groups: one per example and group).
 """
 from __future__ import annotations
 
+import itertools
 import math
 from functools import lru_cache
 
@@ -132,6 +133,14 @@ def _conv_impl(lhs, rhs, *, strides, padding, lhs_dilation, rhs_dilation, groups
     if 0 in aval.shape or 0 in rhs.shape[1:]:
         return np.zeros(aval.shape, dtype)
     xp = _pad_dilate(lhs, padding, lhs_dilation)
+    n, c = lhs.shape[:2]
+    o = rhs.shape[0]
+    taps, positions = math.prod(rhs.shape[2:]), math.prod(aval.shape[2:])
+    if groups == 1 and taps <= positions:
+        if 4 * o <= c and all(st == 1 for st in strides):
+            return _gemm_shift_add(xp, rhs, aval, rhs_dilation)
+        if c >= 4:
+            return _tap_loop(xp, rhs, aval, strides, rhs_dilation)
     window = tuple(_dilated(k, d) for k, d in zip(rhs.shape[2:], rhs_dilation))
     spatial = tuple(range(2, 2 + nd))
     win = np.lib.stride_tricks.sliding_window_view(xp, window, axis=spatial)
@@ -139,13 +148,10 @@ def _conv_impl(lhs, rhs, *, strides, padding, lhs_dilation, rhs_dilation, groups
     win = win[(slice(None),) * 2 + tuple(slice(None, None, s) for s in strides)
               + tuple(slice(None, None, d) for d in rhs_dilation)]
     win = win[(slice(None),) * 2 + tuple(slice(0, m) for m in aval.shape[2:])]
-    n, c = lhs.shape[:2]
-    o = rhs.shape[0]
     if groups == 1:
-        # (N, *out, O) from one GEMM over (C, *window), then O moved to axis 1
+        # (N, *out, O) from one GEMM over (C, *window) (im2col); O moved to axis 1 as a view
         axes_w = (1,) + tuple(range(2 + nd, 2 + 2 * nd))
-        out = np.tensordot(win, rhs, axes=(axes_w, (1,) + spatial))
-        return np.ascontiguousarray(np.moveaxis(out, -1, 1))
+        return np.moveaxis(np.tensordot(win, rhs, axes=(axes_w, (1,) + spatial)), -1, 1)
     g = groups
     win = win.reshape((n, g, c // g) + win.shape[2:])
     w = rhs.reshape((g, o // g) + rhs.shape[1:])
@@ -153,6 +159,43 @@ def _conv_impl(lhs, rhs, *, strides, padding, lhs_dilation, rhs_dilation, groups
     sp, kk = letters[:nd], letters[nd:2 * nd]
     out = np.einsum(f"NGC{sp}{kk},GOC{kk}->NGO{sp}", win, w, optimize=True)
     return out.reshape(aval.shape)
+
+
+def _gemm_shift_add(xp, rhs, aval, rhs_dilation):
+    """Few output features (a transpose back to the input, say): one GEMM of every padded
+    position with every tap, (N P, C) x (C, K O), then the K shifted slices summed."""
+    o, c = rhs.shape[:2]
+    window, out_sp = rhs.shape[2:], aval.shape[2:]
+    xc = np.ascontiguousarray(np.moveaxis(xp, 1, -1))             # (N, *P, C)
+    wt = np.moveaxis(rhs, 0, -1).reshape(c, -1)                    # (C, K O)
+    y = (xc.reshape(-1, c) @ wt).reshape(xc.shape[:-1] + window + (o,))
+    out = None
+    for tap in itertools.product(*[range(k) for k in window]):
+        sl = tuple(slice(t * d, t * d + m) for t, d, m in zip(tap, rhs_dilation, out_sp))
+        term = y[(slice(None),) + sl + tap]
+        if out is None:
+            out = term.copy()
+        else:
+            out += term
+    return np.moveaxis(out, -1, 1)
+
+
+def _tap_loop(xp, rhs, aval, strides, rhs_dilation):
+    """One GEMM per window tap over the features, channels last: for several features and
+    fewer taps than output positions, faster than im2col's strided gather of every window."""
+    xc = np.ascontiguousarray(np.moveaxis(xp, 1, -1))             # (N, *S, C)
+    wt = np.ascontiguousarray(np.moveaxis(rhs, 0, -1))             # (C, *K, O)
+    out_sp = aval.shape[2:]
+    out = None
+    for tap in itertools.product(*[range(k) for k in rhs.shape[2:]]):
+        sl = tuple(slice(t * d, t * d + (m - 1) * s + 1, s) for t, d, m, s in
+                   zip(tap, rhs_dilation, out_sp, strides))
+        term = xc[(slice(None),) + sl] @ wt[(slice(None),) + tap]
+        if out is None:
+            out = term
+        else:
+            out += term
+    return np.moveaxis(out, -1, 1)                               # (N, O, *out), a view
 
 
 @lru_cache(maxsize=256)
