@@ -13,17 +13,22 @@ from ..core import trace as _trace_state
 from ..core.trace import Tracer
 from ..prims import elementwise as _ew
 from ..prims import indexing as _ix
-from ._creation import asarray
+from ..prims import scans as _scans
+from ..util import canonical_axes as _canonical_axes
+from ..util import canonical_axis as _canonical_axis
+from ._creation import asarray, full
 from ._elementwise import astype, maximum, minimum, negative, power
+from ._elementwise import where as _select
 from ._queries import ndim, shape
-from ._shapes import reshape, transpose
-from ._util import _add_user_line
+from ._shapes import concatenate, reshape, stack, transpose
+from ._util import _add_user_line, _dtype, _no_out
 
 # NumPy's functions -> their traced counterparts; filled by install().
 _UFUNCS: dict = {}      # __array_ufunc__ calls: np.sin -> sin, ...
 _REDUCE: dict = {}      # np.add.reduce -> sum, ...
 _ACCUMULATE: dict = {}  # np.add.accumulate -> cumsum, ...
 _FUNCTIONS: dict = {}   # __array_function__: np.mean -> mean, ...
+_METHODS: dict = {}     # binary np ufunc -> its _UfuncMethods (reduce, accumulate, outer)
 # Functions ufunc -> traced function or None, for the ufuncs of other libraries (SciPy's): a
 # library above this layer registers one on import (funcgrad.scipy.special does); a resolver
 # may also raise NotImplementedError for a ufunc of its library it cannot trace.
@@ -91,15 +96,11 @@ def _ufunc(ufunc, method, inputs, kwargs):
         if dtype is not None:  # NumPy computes in `dtype`: cast the inputs to it
             inputs = [astype(x, dtype) for x in inputs]
         return _UFUNCS[ufunc](*inputs)
-    if method == "reduce" and ufunc in _REDUCE:
-        axis, keepdims = kwargs.pop("axis", 0), kwargs.pop("keepdims", False)
-        extra = {k: kwargs.pop(k) for k in ("initial", "where") if k in kwargs}
-        if not kwargs:
-            if dtype is not None:
-                extra["dtype"] = dtype
-            return _REDUCE[ufunc](inputs[0], axis=axis, keepdims=keepdims, **extra)
-    if method == "accumulate" and ufunc in _ACCUMULATE and set(kwargs) <= {"axis"}:
-        return _ACCUMULATE[ufunc](inputs[0], axis=kwargs.get("axis", 0), dtype=dtype)
+    methods = _METHODS.get(ufunc)
+    if methods is not None and method in ("reduce", "accumulate", "outer"):
+        if dtype is not None:
+            kwargs["dtype"] = dtype
+        return getattr(methods, method)(*inputs, **kwargs)
     if method == "outer" and ufunc.nin == 2 and not kwargs and _resolve(ufunc) is not None:
         a, b = asarray(inputs[0]), asarray(inputs[1])
         a = reshape(a, shape(a) + (1,) * ndim(b))
@@ -108,6 +109,176 @@ def _ufunc(ufunc, method, inputs, kwargs):
     extra = f" with {sorted(kwargs)}" if kwargs else ""
     raise NotImplementedError(f"funcgrad does not support {what}{extra} on traced values; see "
                               f"funcgrad.numpy for the supported functions")
+
+
+# Ufuncs whose reduce may combine elements in any order (NumPy's "reorderable" ones): reduced
+# as a balanced tree, accumulated by doubling (log2(n) steps). Others fold left to right.
+_ASSOCIATIVE = {"add", "multiply", "maximum", "minimum", "fmax", "fmin", "logaddexp",
+                "logaddexp2", "logical_and", "logical_or", "logical_xor", "bitwise_and",
+                "bitwise_or", "bitwise_xor", "gcd", "lcm", "hypot"}
+_IDEMPOTENT = {"maximum", "minimum", "fmax", "fmin", "logical_and", "logical_or", "bitwise_and",
+               "bitwise_or", "gcd", "lcm"}
+_NO_VALUE = np._NoValue
+
+
+class _UfuncMethods:
+    """reduce, accumulate and outer of a binary ufunc on traced values, built from its traced
+    function `fn` (which is differentiable, so they are); set on funcgrad.numpy's functions
+    (fnp.logaddexp.reduce) and used for NumPy's (np.logaddexp.reduce(tracer)).
+
+    >>> import funcgrad.numpy as fnp
+    >>> fnp.logaddexp.reduce(np.array([[0.0, 1.0], [2.0, 3.0]]), axis=1)
+    array([1.31326169, 3.31326169])
+    """
+
+    def __init__(self, ufunc, fn):
+        self.ufunc, self.fn = ufunc, fn
+        self.name = f"np.{ufunc.__name__}"
+        self.associative = ufunc.__name__ in _ASSOCIATIVE
+        self.reorderable = self.associative and ufunc.__name__ != "lcm"   # as NumPy says
+
+    def _loop_dtype(self, dtype):
+        with np.errstate(all="ignore"):
+            return np.asarray(self.ufunc(np.ones((), dtype), np.ones((), dtype))).dtype
+
+    def reduce(self, array, axis=0, dtype=None, out=None, keepdims=False,
+               initial=_NO_VALUE, where=True):
+        """ufunc.reduce, traced: `fn` applied along `axis` (a tuple or None: several axes, for
+        the reorderable ufuncs), NumPy's dtype, `initial` and `where`.
+
+        >>> import funcgrad.numpy as fnp
+        >>> fnp.maximum.reduce(np.array([[1.0, 5.0], [4.0, 2.0]]), axis=0)
+        array([4., 5.])
+        """
+        _no_out(out, f"{self.name}.reduce")
+        x = asarray(array)
+        if dtype is not None:
+            x = astype(x, dtype)
+        fast = _REDUCE.get(self.ufunc)
+        if fast is not None:
+            extra = {} if initial is _NO_VALUE else {"initial": initial}
+            if where is not True:
+                extra["where"] = where
+            return fast(x, axis=axis, keepdims=keepdims, **extra)
+        nd = ndim(x)
+        axes = _canonical_axes(axis, nd, f"{self.name}.reduce")
+        if len(axes) > 1 and not self.reorderable:
+            raise ValueError(f"reduction operation '{self.ufunc.__name__}' is not reorderable, "
+                             f"so at most one axis may be specified")
+        identity = self.ufunc.identity
+        fill = identity if initial is _NO_VALUE else initial
+        if where is not True:
+            # masked elements become the identity (or `initial`, where that changes nothing:
+            # the idempotent operations)
+            pad = identity if identity is not None else \
+                fill if self.ufunc.__name__ in _IDEMPOTENT else None
+            if pad is None:
+                raise ValueError(f"reduction operation '{self.ufunc.__name__}' does not have "
+                                 f"an identity, so to use a where mask one has to specify "
+                                 f"'initial'")
+            x = _select(where, x, pad)
+        kept_shape = [1 if i in axes else d for i, d in enumerate(shape(x))]
+        rest = [i for i in range(nd) if i not in axes]
+        sizes = [shape(x)[i] for i in axes]
+        n = int(np.prod(sizes, dtype=np.int64))
+        x = reshape(transpose(x, rest + list(axes)), [shape(x)[i] for i in rest] + [n])
+        out_dtype = self._loop_dtype(_dtype(x))
+        if n == 0:
+            if fill is None:
+                raise ValueError(f"zero-size array to reduction operation "
+                                 f"{self.ufunc.__name__} which has no identity")
+            result = full(shape(x)[:-1], fill, dtype=out_dtype)
+        else:
+            parts = [_ix.slice_axis(x, ndim(x) - 1, i, i + 1) for i in range(n)] \
+                if not self.associative else None
+            result = self._tree(x, n) if self.associative else self._fold(parts)
+            result = reshape(result, shape(result)[:-1])
+            if initial is not _NO_VALUE:
+                result = self.fn(initial, result)
+            elif n == 1 and identity is not None:   # NumPy starts from it: gcd(0, -3) = 3
+                result = self.fn(identity, result)
+        if _dtype(result) != out_dtype:
+            result = astype(result, out_dtype)
+        return reshape(result, kept_shape) if keepdims else result
+
+    def _tree(self, x, n):
+        """fn over the last axis of x (length n), pairing halves: log2(n) applications."""
+        last = ndim(x) - 1
+        while n > 1:
+            h = n // 2
+            y = self.fn(_ix.slice_axis(x, last, 0, h), _ix.slice_axis(x, last, h, 2 * h))
+            x = concatenate([y, _ix.slice_axis(x, last, 2 * h, n)], axis=last) if n % 2 else y
+            n -= h
+        return x
+
+    def _fold(self, parts):
+        acc = parts[0]
+        for p in parts[1:]:
+            acc = self.fn(acc, p)
+        return acc
+
+    def accumulate(self, array, axis=0, dtype=None, out=None):
+        """ufunc.accumulate, traced: the running result along `axis` (maximum and minimum as
+        one primitive whose derivative follows the running argmax; the other reorderable
+        ufuncs by doubling; the rest left to right).
+
+        >>> import funcgrad.numpy as fnp
+        >>> fnp.maximum.accumulate(np.array([1.0, 3.0, 2.0, 5.0]))
+        array([1., 3., 3., 5.])
+        """
+        _no_out(out, f"{self.name}.accumulate")
+        x = asarray(array)
+        if dtype is not None:
+            x = astype(x, dtype)
+        nd = ndim(x)
+        if nd == 0:
+            raise TypeError(f"{self.name}.accumulate: cannot accumulate on a scalar")
+        if axis is None:
+            if nd != 1:
+                raise ValueError(f"{self.name}.accumulate does not allow multiple axes")
+            axis = 0
+        axis = _canonical_axis(axis, nd)
+        fast = _ACCUMULATE.get(self.ufunc)
+        if fast is not None:
+            return fast(x, axis=axis, dtype=dtype)
+        n = shape(x)[axis]
+        out_dtype = self._loop_dtype(_dtype(x))
+        if self.ufunc is np.maximum or self.ufunc is np.minimum:
+            result = (_scans.cummax if self.ufunc is np.maximum else _scans.cummin)(x, axis)
+        elif self.associative:       # doubling: after step s, y[j] combines x[j - 2s + 1: j + 1]
+            result, s = x, 1
+            while s < n:
+                head = _ix.slice_axis(result, axis, 0, s)
+                tail = self.fn(_ix.slice_axis(result, axis, 0, n - s),
+                               _ix.slice_axis(result, axis, s, n))
+                result = concatenate([astype(head, _dtype(tail)), tail], axis=axis)
+                s *= 2
+        else:
+            acc, outs = None, []
+            for i in range(n):
+                p = reshape(_ix.slice_axis(x, axis, i, i + 1), [d for j, d in
+                                                                 enumerate(shape(x)) if j != axis])
+                acc = p if acc is None else self.fn(acc, p)
+                outs.append(astype(acc, out_dtype))
+            result = stack(outs, axis=axis) if outs else x
+        return result if _dtype(result) == out_dtype else astype(result, out_dtype)
+
+    def outer(self, A, B, /, **kwargs):
+        """ufunc.outer, traced: fn(A[..., None, ...], B) over every pair of elements.
+
+        >>> import funcgrad.numpy as fnp
+        >>> fnp.add.outer(np.array([1.0, 2.0]), np.array([10.0, 20.0, 30.0]))
+        array([[11., 21., 31.],
+               [12., 22., 32.]])
+        """
+        _no_out(kwargs.pop("out", None), f"{self.name}.outer")
+        dtype = kwargs.pop("dtype", None)
+        if kwargs:
+            raise TypeError(f"{self.name}.outer: unsupported arguments {sorted(kwargs)}")
+        a, b = asarray(A), asarray(B)
+        if dtype is not None:
+            a, b = astype(a, dtype), astype(b, dtype)
+        return self.fn(reshape(a, shape(a) + (1,) * ndim(b)), b)
 
 
 def _array_function(self, func, types, args, kwargs):
@@ -264,6 +435,12 @@ def install(namespace: dict, linalg_namespace: dict, fft_namespace: dict) -> Non
     _ACCUMULATE.update({np.add: fnp.cumsum, np.multiply: fnp.cumprod})
     _FUNCTIONS.update({**_table(np, namespace), **_table(np.linalg, linalg_namespace),
                        **_table(np.fft, fft_namespace)})
+    # reduce, accumulate and outer: for NumPy's binary ufuncs on tracers, and as attributes
+    # of funcgrad.numpy's functions of the same names (fnp.logaddexp.reduce(x, axis=0)).
+    for u, f in list(_UFUNCS.items()):
+        if u.nin == 2 and u.nout == 1 and u.signature is None:
+            methods = _METHODS[u] = _UfuncMethods(u, f)
+            f.reduce, f.accumulate, f.outer = methods.reduce, methods.accumulate, methods.outer
     _install_on_tracer(fnp)
 
 
@@ -287,12 +464,12 @@ def _install_on_tracer(fnp) -> None:
         "__lt__": lambda x, y: fnp.less(x, y), "__le__": lambda x, y: fnp.less_equal(x, y),
         "__gt__": lambda x, y: fnp.greater(x, y), "__ge__": lambda x, y: fnp.greater_equal(x, y),
         "__eq__": lambda x, y: fnp.equal(x, y), "__ne__": lambda x, y: fnp.not_equal(x, y),
-        "__and__": lambda x, y: fnp.bitwise_and(x, y),
-        "__rand__": lambda x, y: fnp.bitwise_and(y, x),
-        "__or__": lambda x, y: fnp.bitwise_or(x, y), "__ror__": lambda x, y: fnp.bitwise_or(y, x),
-        "__xor__": lambda x, y: fnp.bitwise_xor(x, y),
-        "__rxor__": lambda x, y: fnp.bitwise_xor(y, x),
-        "__invert__": lambda x: fnp.invert(x),
+        "__and__": fnp.bitwise_and, "__rand__": lambda x, y: fnp.bitwise_and(y, x),
+        "__or__": fnp.bitwise_or, "__ror__": lambda x, y: fnp.bitwise_or(y, x),
+        "__xor__": fnp.bitwise_xor, "__rxor__": lambda x, y: fnp.bitwise_xor(y, x),
+        "__lshift__": fnp.left_shift, "__rlshift__": lambda x, y: fnp.left_shift(y, x),
+        "__rshift__": fnp.right_shift, "__rrshift__": lambda x, y: fnp.right_shift(y, x),
+        "__invert__": fnp.invert,
         "__round__": lambda x, ndigits=None: fnp.round(x, ndigits or 0),
         "__getitem__": _getitem, "__format__": _format,
         "__setitem__": _setitem,

@@ -1,6 +1,8 @@
 """Elementwise functions that bind one primitive (the ufuncs: exp, sin, add, less, ...), and
 those close to them: power, square, reciprocal, where, select, clip, astype, real, imag,
-conjugate, stop_gradient, and NumPy's bitwise functions on booleans."""
+conjugate, stop_gradient, the bitwise functions (logical on booleans, on the bits of integers),
+the bits of floats (copysign, signbit, nextafter, spacing, ldexp, frexp), gcd and lcm, and NumPy
+2's aliases (acos, atan2, pow, bitwise_invert, ...)."""
 from __future__ import annotations
 
 import builtins
@@ -91,6 +93,53 @@ greater, greater_equal = _binary(_ew.gt_p, "greater"), _binary(_ew.ge_p, "greate
 equal, not_equal = _binary(_ew.eq_p, "equal"), _binary(_ew.ne_p, "not_equal")
 logical_and, logical_or = _binary(_ew.and_p, "logical_and"), _binary(_ew.or_p, "logical_or")
 logical_xor = _binary(_ew.xor_p, "logical_xor")
+fmod, copysign = _binary(_ew.fmod_p, "fmod"), _binary(_ew.copysign_p, "copysign")
+nextafter = _binary(_ew.nextafter_p, "nextafter")
+signbit, spacing = _unary(_ew.signbit_p, "signbit"), _unary(_ew.spacing_p, "spacing")
+acos, acosh, asin, asinh, atan, atanh = arccos, arccosh, arcsin, arcsinh, arctan, arctanh
+atan2 = arctan2
+
+
+def _integer(prim, name, example, result):
+    """A traced ufunc of integers (no derivative), with its own doctest example."""
+    f = _binary(prim, name) if prim.impl is not None and prim.impl.nin == 2 else \
+        _unary(prim, name)
+    f.__doc__ = (f"Elementwise np.{name}, traced (integers: no derivative).\n\n"
+                 f"    >>> {example}\n    {result}\n")
+    return f
+
+
+gcd = _integer(_ew.gcd_p, "gcd", "gcd(_np.array([12, 18]), 8)", "array([4, 2])")
+lcm = _integer(_ew.lcm_p, "lcm", "lcm(_np.array([4, 6]), 10)", "array([20, 30])")
+left_shift = _integer(_ew.left_shift_p, "left_shift", "left_shift(_np.array([1, 3]), 2)",
+                      "array([ 4, 12])")
+right_shift = _integer(_ew.right_shift_p, "right_shift", "right_shift(_np.array([8, -8]), 2)",
+                       "array([ 2, -2])")
+bitwise_count = _integer(_ew.bitwise_count_p, "bitwise_count",
+                         "bitwise_count(_np.array([7, 255], _np.uint8))",
+                         "array([3, 8], dtype=uint8)")
+bitwise_left_shift, bitwise_right_shift = left_shift, right_shift
+
+
+def ldexp(x1, x2):
+    """x1 * 2**x2 for integer x2, traced (linear in x1).
+
+    >>> ldexp(_np.array([1.0, 3.0], _np.float32), 2)
+    array([ 4., 12.], dtype=float32)
+    """
+    return _ew.ldexp_p.bind(_arr(x1), _arr(x2))
+
+
+def frexp(x):
+    """(mantissa, exponent) with x = mantissa * 2**exponent, 0.5 <= |mantissa| < 1, traced;
+    the mantissa is differentiable (2**-exponent), the exponent (int32) is not.
+
+    >>> frexp(_np.array([8.0, -3.0]))
+    (array([ 0.5 , -0.75]), array([4, 2], dtype=int32))
+    """
+    x = _arr(x)
+    e = _ew.frexp_exponent_p.bind(x)
+    return ldexp(x, negative(e)), e
 
 
 def isinf(x):
@@ -103,40 +152,52 @@ def isinf(x):
     return logical_and(logical_not(isfinite(x)), logical_not(isnan(x)))
 
 
-# ---------------------------------------------------------------- bitwise, on booleans
+# ---------------------------------------------------------------- bitwise
 
-def _bitwise(logical, name):
+def _is_bool(x) -> bool:
+    return type(x) is bool or getattr(x, "dtype", None) == bool_
+
+
+def _bitwise(logical_p, bits_p, name):
+    # On booleans the logical primitive (what masks meet in graphs), else the bitwise one
+    # (integers; NumPy's dtype and weak-scalar rules come from the primitive's shape rule).
+    state = _trace_state._state
+
     def f(x1, x2):
-        x1, x2 = _arr(x1), _arr(x2)
-        if _dtype(x1) != bool_ or _dtype(x2) != bool_:
-            raise NotImplementedError(f"funcgrad supports np.{name} (and the operators & | ^) "
-                                      f"on booleans only, not {_dtype(x1)} and {_dtype(x2)}")
-        return logical(x1, x2)
+        if type(x1) in (list, tuple):
+            x1 = asarray(x1)
+        if type(x2) in (list, tuple):
+            x2 = asarray(x2)
+        try:
+            return state.trace.process(logical_p if _is_bool(x1) and _is_bool(x2) else bits_p,
+                                       (x1, x2), {})
+        except _ERRORS as err:
+            _add_user_line(err)
+            raise
+    f._reports_line = True
     f.__name__ = f.__qualname__ = name
-    f.__doc__ = (f"np.{name} on booleans (the logical operation), traced.\n\n"
-                 f"    >>> {name}(_np.array([True, False]), True).dtype\n    dtype('bool')\n")
+    f.__doc__ = (f"np.{name}, traced: on the bits of integers (logical on booleans); no "
+                 f"derivative.\n\n    >>> {name}(_np.array([12, 5]), 6)\n"
+                 f"    {getattr(_np, name)(_np.array([12, 5]), 6)!r}\n")
     return f
 
 
-bitwise_and = _bitwise(logical_and, "bitwise_and")
-bitwise_or = _bitwise(logical_or, "bitwise_or")
-bitwise_xor = _bitwise(logical_xor, "bitwise_xor")
+bitwise_and = _bitwise(_ew.and_p, _ew.bitwise_and_p, "bitwise_and")
+bitwise_or = _bitwise(_ew.or_p, _ew.bitwise_or_p, "bitwise_or")
+bitwise_xor = _bitwise(_ew.xor_p, _ew.bitwise_xor_p, "bitwise_xor")
 
 
 def invert(x):
-    """np.invert (the ~ operator) on booleans: logical not, traced.
+    """np.invert (the ~ operator): bitwise not of integers, logical not of booleans; traced.
 
-    >>> invert(_np.array([True, False]))
-    array([False,  True])
+    >>> invert(_np.array([True, False])), invert(_np.array([0, 5], _np.int8))
+    (array([False,  True]), array([-1, -6], dtype=int8))
     """
     x = _arr(x)
-    if _dtype(x) != bool_:
-        raise NotImplementedError(f"funcgrad supports np.invert (the ~ operator) on booleans "
-                                  f"only, not {_dtype(x)}")
-    return logical_not(x)
+    return logical_not(x) if _is_bool(x) else _ew.invert_p.bind(x)
 
 
-bitwise_not = invert
+bitwise_not = bitwise_invert = invert
 
 
 # ---------------------------------------------------------------- powers
@@ -156,6 +217,9 @@ def power(x1, x2):
     if n is not None and (n >= 0 or _is_float(_dtype(x1))) and result_type(x1, x2) == _dtype(x1):
         return _ew.integer_pow(x1, n)
     return _ew.pow_p.bind(x1, x2)
+
+
+pow = power
 
 
 def _static_integer(x) -> int | None:

@@ -1,5 +1,6 @@
 """Elementwise math composed of other functions: angle, degrees and radians, hypot, exp2, log2,
-log10, logaddexp2, cbrt, sinc, heaviside, trunc, round, fmax, fmin, nan_to_num, isclose."""
+log10, logaddexp2, cbrt, sinc, heaviside, trunc, round, fmax, fmin, nan_to_num, isclose, modf,
+divmod, i0, isposinf, isneginf, real_if_close."""
 from __future__ import annotations
 
 import math
@@ -7,6 +8,7 @@ import math
 import numpy as _np
 
 from ..core.types import is_float as _is_float
+from ..prims import special_functions as _sf
 from ._creation import _arr, ones_like, result_type
 from ._elementwise import (
     _safe_sqrt,
@@ -14,9 +16,11 @@ from ._elementwise import (
     arctan2,
     astype,
     ceil,
+    copysign,
     equal,
     exp,
     floor,
+    floor_divide,
     imag,
     isinf,
     isnan,
@@ -25,11 +29,14 @@ from ._elementwise import (
     log,
     logaddexp,
     logical_and,
+    logical_not,
     logical_or,
     maximum,
     minimum,
     real,
+    remainder,
     rint,
+    signbit,
     sin,
     stop_gradient,
     where,
@@ -233,6 +240,95 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     a, b = _arr(a), _arr(b)
     close = logical_or(equal(a, b), less_equal(abs(a - b), atol + rtol * abs(b)))
     return logical_or(close, logical_and(isnan(a), isnan(b))) if equal_nan else close
+
+
+def modf(x):
+    """(fractional part, integral part), both with x's sign, traced: the fractional part has
+    derivative 1, the integral part none.
+
+    >>> modf(_np.array([2.5, -0.75]))
+    (array([ 0.5 , -0.75]), array([ 2., -0.]))
+    """
+    x = _arr(x)
+    dt = _np.modf(_np.ones((), _dtype(x)))[0].dtype     # ints: float64, as NumPy
+    x = astype(x, dt)
+    whole, infinite = trunc(x), isinf(x)
+    frac = x - where(infinite, 0.0, whole)      # no inf - inf
+    return where(infinite, copysign(0.0, x), frac), whole
+
+
+def divmod(x1, x2):
+    """(x1 // x2, x1 % x2), traced (the remainder is differentiable, the quotient is not).
+
+    >>> divmod(_np.array([7, -7]), 3)
+    (array([ 2, -3]), array([1, 2]))
+    """
+    return floor_divide(x1, x2), remainder(x1, x2)
+
+
+def i0(x):
+    """The modified Bessel function of the first kind, order 0, traced (derivative i1; the
+    primitive of funcgrad.scipy.special.i0, which needs SciPy).
+
+    >>> i0(_np.array([0.0, 1.0]))
+    array([1.        , 1.26606588])
+    """
+    x = _arr(x)
+    if _dtype(x).kind == "c":
+        raise TypeError("i0 is not supported for complex values")
+    if not _is_float(_dtype(x)):
+        x = astype(x, _np.float64)
+    return _sf.i0(x)
+
+
+def isposinf(x):
+    """x == +inf, elementwise, traced.
+
+    >>> isposinf(_np.array([_np.inf, -_np.inf, 1.0]))
+    array([ True, False, False])
+    """
+    return _isinf_signed(x, positive=True)
+
+
+def isneginf(x):
+    """x == -inf, elementwise, traced.
+
+    >>> isneginf(_np.array([_np.inf, -_np.inf, 1.0]))
+    array([False,  True, False])
+    """
+    return _isinf_signed(x, positive=False)
+
+
+def _isinf_signed(x, positive: bool):
+    x = _arr(x)
+    if _dtype(x).kind == "c":
+        raise TypeError("This operation is not supported for complex values because it would "
+                        "be ambiguous.")
+    if not _is_float(_dtype(x)):
+        return equal(x, _np.inf if positive else -_np.inf)
+    sb = signbit(x)
+    return logical_and(isinf(x), logical_not(sb) if positive else sb)
+
+
+def real_if_close(a, tol=100):
+    """The real part of complex `a` if every imaginary part is within `tol` machine epsilons of
+    zero (`tol` < 1: an absolute tolerance), else `a` (decided on concrete values: under `jit`
+    it raises ConcretizationError).
+
+    >>> real_if_close(_np.array([1.0 + 1e-20j, 2.0]))
+    array([1., 2.])
+    """
+    a = _arr(a)
+    dt = _dtype(a)
+    if dt.kind != "c":
+        return a
+    if tol > 1:
+        tol = _np.finfo(dt).eps * tol
+    close = abs(imag(a)) < tol
+    if bool(_np.all(close.concrete("real_if_close") if hasattr(close, "concrete")
+                    else close)):
+        return real(a)
+    return a
 
 
 __all__ = _reports_user_line(globals())

@@ -112,7 +112,6 @@ rem_p = binary("rem", np.remainder, lambda x, y, out: 1.0, lambda x, y, out: -fl
                domain="distinct")
 logaddexp_p = binary("logaddexp", np.logaddexp, lambda x, y, out: exp(x - out),
                      lambda x, y, out: exp(y - out), commutative=True)
-floor_divide_p = binary("floor_divide", np.floor_divide, nondiff=True)
 lt_p = binary("lt", np.less, nondiff=True)
 le_p = binary("le", np.less_equal, nondiff=True)
 gt_p = binary("gt", np.greater, nondiff=True)
@@ -122,6 +121,74 @@ ne_p = binary("ne", np.not_equal, nondiff=True, commutative=True)
 and_p = binary("and", np.logical_and, nondiff=True, commutative=True)
 or_p = binary("or", np.logical_or, nondiff=True, commutative=True)
 xor_p = binary("xor", np.logical_xor, nondiff=True, commutative=True)
+
+
+# --- integer division, and the bits of integers and of floats -------------------------------
+
+def _quiet_division(ufunc):
+    """NumPy's integer x // 0 and x % 0 are 0 with a RuntimeWarning: the 0, without the warning
+    (as JAX). Floats keep NumPy's behaviour (inf or nan, and its warnings)."""
+    def impl(x, y):
+        if _is_integral(x) and _is_integral(y):
+            with np.errstate(divide="ignore"):
+                return ufunc(x, y)
+        return ufunc(x, y)
+    impl.__name__ = ufunc.__name__
+
+    def lower(in_avals, params):
+        if all(a.dtype.kind in "iub" for a in in_avals):
+            return Lowering("{f}({0}, {1})", {"f": impl})
+        return Lowering("{f}({0}, {1})", {"f": ufunc}, out=True)
+    return impl, lower
+
+
+def _is_integral(v) -> bool:
+    dtype = getattr(v, "dtype", None)
+    return type(v) in (int, bool) if dtype is None else dtype.kind in "iub"
+
+
+_floor_divide_impl, _floor_divide_lower = _quiet_division(np.floor_divide)
+floor_divide_p = binary("floor_divide", _floor_divide_impl, nondiff=True)
+floor_divide_p.lower = _floor_divide_lower
+_rem_impl, _rem_lower = _quiet_division(np.remainder)
+rem_p.impl, rem_p.lower = _rem_impl, _rem_lower
+# fmod's result has the sign of x (C's fmod): d/dy = -trunc(x / y), as JAX's rem.
+fmod_p = binary("fmod", np.fmod, lambda x, y, out: 1.0, lambda x, y, out: -_trunc(div(x, y)),
+                domain="distinct")
+fmod_p.impl, fmod_p.lower = _quiet_division(np.fmod)
+# copysign(x, y) = +-|x|: d/dx = sign(x) sign(y), d/dy = 0 (as JAX, away from y = 0).
+copysign_p = binary("copysign", np.copysign,
+                    lambda x, y, out: sign(x) * copysign_p.bind(1.0, y),
+                    lambda x, y, out: 0.0, domain="nonzero")
+# ldexp(x, n) = x 2^n is linear in x; n is an integer (no tangent).
+ldexp_p = binary("ldexp", np.ldexp,
+                 lambda x, n, out: ldexp_p.bind(np.ones((), _dtype_of(out)), n))
+signbit_p = unary("signbit", np.signbit, nondiff=True)
+spacing_p = unary("spacing", np.spacing, nondiff=True)
+nextafter_p = binary("nextafter", np.nextafter, nondiff=True)
+
+
+def _frexp_exponent(x):
+    return np.frexp(x)[1]
+
+
+_frexp_exponent.__name__ = "frexp_exponent"
+# frexp's exponent (its mantissa is ldexp(x, -exponent), differentiable as ldexp)
+frexp_exponent_p = unary("frexp_exponent", _frexp_exponent, nondiff=True)
+gcd_p = binary("gcd", np.gcd, nondiff=True, commutative=True)
+lcm_p = binary("lcm", np.lcm, nondiff=True, commutative=True)
+bitwise_and_p = binary("bitwise_and", np.bitwise_and, nondiff=True, commutative=True)
+bitwise_or_p = binary("bitwise_or", np.bitwise_or, nondiff=True, commutative=True)
+bitwise_xor_p = binary("bitwise_xor", np.bitwise_xor, nondiff=True, commutative=True)
+invert_p = unary("invert", np.invert, nondiff=True)
+left_shift_p = binary("left_shift", np.left_shift, nondiff=True)
+right_shift_p = binary("right_shift", np.right_shift, nondiff=True)
+bitwise_count_p = unary("bitwise_count", np.bitwise_count, nondiff=True)
+
+
+def _trunc(q):
+    """Round towards zero, with primitives (a derivative-free integer part)."""
+    return select(lt_p.bind(q, 0.0), ceil_p.bind(q), floor(q))
 
 
 def _dtype_of(x) -> np.dtype:
