@@ -1066,7 +1066,8 @@ def union1d(ar1, ar2):
     >>> union1d([1.0, 3.0], [2.0, 1.0])
     array([1., 2., 3.])
     """
-    return unique(concatenate([ravel(_arr(ar1)), ravel(_arr(ar2))]))
+    (x1, _), (x2, _) = _flat_concrete(ar1, "union1d"), _flat_concrete(ar2, "union1d")
+    return unique(concatenate([x1, x2]))
 
 
 def intersect1d(ar1, ar2, assume_unique=False, return_indices=False):
