@@ -8,6 +8,7 @@ follow NumPy promotion (float64 targets with float32 logits give a float64 loss)
 """
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from . import numpy as fnp
 from .core.trace import Tracer
+from .prims import conv as _conv
 from .prims.elementwise import logistic as _logistic
 from .prims.elementwise import relu as _relu
 
@@ -23,7 +25,8 @@ Axis = int | tuple[int, ...] | None
 
 __all__ = ["sigmoid", "log_sigmoid", "softplus", "relu", "gelu", "tanh", "softmax",
            "log_softmax", "logsumexp", "one_hot", "binary_cross_entropy",
-           "binary_cross_entropy_with_logits", "softmax_cross_entropy"]
+           "binary_cross_entropy_with_logits", "softmax_cross_entropy", "conv",
+           "conv_transpose", "max_pool", "avg_pool"]
 
 
 def _float(x: Array) -> Array:
@@ -293,3 +296,145 @@ def softmax_cross_entropy(logits: Array, labels: Array, axis: int = -1,
     # -sum(labels * log_softmax) without forming log_softmax: one fewer full-size array.
     loss = (lse if total is None else lse * total) - fnp.sum(s * labels, axis=ax)
     return _reduce(loss, reduction)
+
+
+# ------------------------------------------------------------------------------ convolution
+
+def _tuple(v, nd: int, name: str) -> tuple[int, ...]:
+    if isinstance(v, (int, np.integer)):
+        return (int(v),) * nd
+    v = tuple(int(a) for a in v)
+    if len(v) != nd:
+        raise ValueError(f"{name} has {len(v)} entries for {nd} spatial axes")
+    return v
+
+
+def _padding(padding, in_sizes, window, strides, dilation, name: str) -> tuple:
+    """'VALID', 'SAME' (out = ceil(in / stride), the extra cell at the end, as JAX and
+    TensorFlow pad), an int (both sides of every axis), or one int or (lo, hi) pair per axis."""
+    nd = len(in_sizes)
+    if isinstance(padding, str):
+        mode = padding.upper()
+        if mode == "VALID":
+            return ((0, 0),) * nd
+        if mode != "SAME":
+            raise ValueError(f"{name}: padding must be 'VALID', 'SAME', an int or (lo, hi) "
+                             f"pairs, not {padding!r}")
+        pads = []
+        for n, k, s, d in zip(in_sizes, window, strides, dilation):
+            out = -(-n // s)
+            total = max((out - 1) * s + (k - 1) * d + 1 - n, 0)
+            pads.append((total // 2, total - total // 2))
+        return tuple(pads)
+    if isinstance(padding, (int, np.integer)):
+        return ((int(padding), int(padding)),) * nd
+    pads = tuple((int(p), int(p)) if isinstance(p, (int, np.integer)) else
+                 (int(p[0]), int(p[1])) for p in padding)
+    if len(pads) != nd:
+        raise ValueError(f"{name}: padding has {len(pads)} entries for {nd} spatial axes")
+    return pads
+
+
+def conv(x: Array, w: Array, stride=1, padding="VALID", dilation=1, groups: int = 1,
+         bias: Array | None = None) -> Array:
+    """The convolution layer of deep learning (a cross-correlation: the window is not
+    flipped), N-d by the rank: `x` is (N, C, *spatial) and `w` (O, C // groups, *window), as
+    PyTorch's NCHW / OIHW; the result is (N, O, *out).
+
+    `stride` and `dilation` (of the window): an int or one per spatial axis. `padding`:
+    'VALID' (none), 'SAME' (out = ceil(in / stride)), an int, or one int or (lo, hi) pair
+    per axis. `groups` splits the features into that many independent convolutions. `bias`
+    (O,) is added per output feature. One `conv` primitive: its gradients are convolutions.
+
+    >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+    >>> conv(x, np.ones((1, 1, 2, 2)), stride=2)
+    array([[[[10., 18.],
+             [42., 50.]]]])
+    >>> conv(x, np.ones((2, 1, 3, 3)), padding="SAME").shape
+    (1, 2, 4, 4)
+    """
+    x, w = fnp.asarray(x), fnp.asarray(w)
+    nd = x.ndim - 2
+    if nd < 1 or w.ndim != x.ndim:
+        raise ValueError(f"conv: x {x.shape} must be (N, C, *spatial) and w {w.shape} "
+                         f"(O, C // groups, *window) of the same rank")
+    strides = _tuple(stride, nd, "conv: stride")
+    dilation = _tuple(dilation, nd, "conv: dilation")
+    pads = _padding(padding, x.shape[2:], w.shape[2:], strides, dilation, "conv")
+    out = _conv.conv(x, w, strides=strides, padding=pads, rhs_dilation=dilation,
+                     groups=groups)
+    if bias is not None:
+        out = out + fnp.reshape(fnp.asarray(bias), (-1,) + (1,) * nd)
+    return out
+
+
+def conv_transpose(x: Array, w: Array, stride=1, padding=0, output_padding=0,
+                   dilation=1) -> Array:
+    """The transposed convolution (PyTorch's conv_transpose: the gradient of `conv` with
+    respect to its input): `x` (N, C, *spatial), `w` (C, O, *window) laid out as PyTorch lays
+    it out; the result is (N, O, *out) with out = (in - 1) stride - 2 padding +
+    dilation (window - 1) + output_padding + 1. `padding` is an int or one per axis.
+
+    >>> conv_transpose(np.ones((1, 1, 2)), np.array([[[1.0, 2.0]]]), stride=2)
+    array([[[1., 2., 1., 2.]]])
+    """
+    x, w = fnp.asarray(x), fnp.asarray(w)
+    nd = x.ndim - 2
+    strides = _tuple(stride, nd, "conv_transpose: stride")
+    dilation = _tuple(dilation, nd, "conv_transpose: dilation")
+    pad = _tuple(padding, nd, "conv_transpose: padding")
+    extra = _tuple(output_padding, nd, "conv_transpose: output_padding")
+    pads = [((k - 1) * d - p, (k - 1) * d - p + e) for k, d, p, e in
+            zip(w.shape[2:], dilation, pad, extra)]
+    # the window flipped, its two feature axes swapped: (C, O, *K) -> (O, C, *K)
+    wt = fnp.flip(fnp.swapaxes(w, 0, 1), axis=tuple(range(2, 2 + nd)))
+    return _conv.conv(x, wt, padding=pads, lhs_dilation=strides, rhs_dilation=dilation)
+
+
+def _pool_args(x, window, stride, padding, name):
+    nd = x.ndim - 2
+    if nd < 1:
+        raise ValueError(f"{name}: x {x.shape} must be (N, C, *spatial)")
+    window = _tuple(window, nd, f"{name}: window")
+    strides = window if stride is None else _tuple(stride, nd, f"{name}: stride")
+    pads = _padding(padding, x.shape[2:], window, strides, (1,) * nd, name)
+    return nd, window, strides, pads
+
+
+def avg_pool(x: Array, window, stride=None, padding="VALID") -> Array:
+    """The mean over each window of the spatial axes of `x` (N, C, *spatial), every feature
+    apart; `stride` defaults to the window (non-overlapping windows); `padding` as in `conv`.
+    Padded cells count as zeros in the mean (PyTorch's count_include_pad=True). One depthwise
+    `conv` with a constant window.
+
+    >>> avg_pool(np.arange(16.0).reshape(1, 1, 4, 4), 2)
+    array([[[[ 2.5,  4.5],
+             [10.5, 12.5]]]])
+    """
+    x = _float(x)
+    nd, window, strides, pads = _pool_args(x, window, stride, padding, "avg_pool")
+    c = x.shape[1]
+    w = np.full((c, 1) + window, 1.0 / math.prod(window), x.dtype)
+    return _conv.conv(x, w, strides=strides, padding=pads, groups=c)
+
+
+def max_pool(x: Array, window, stride=None, padding="VALID") -> Array:
+    """The maximum over each window of the spatial axes of `x` (N, C, *spatial), every
+    feature apart; `stride` defaults to the window; `padding` as in `conv` (padded cells are
+    -inf). Its gradient goes to the maximum of each window (split evenly between ties).
+
+    >>> max_pool(np.arange(16.0).reshape(1, 1, 4, 4), 2)
+    array([[[[ 5.,  7.],
+             [13., 15.]]]])
+    """
+    x = _float(x)
+    nd, window, strides, pads = _pool_args(x, window, stride, padding, "max_pool")
+    if any(lo or hi for lo, hi in pads):
+        x = fnp.pad(x, ((0, 0), (0, 0)) + tuple(pads), constant_values=-np.inf)
+    out_sp = [(n - k) // s + 1 for n, k, s in zip(x.shape[2:], window, strides)]
+    taps = []
+    for tap in itertools.product(*[range(k) for k in window]):
+        index = (slice(None),) * 2 + tuple(slice(t, t + (m - 1) * s + 1, s) for t, m, s in
+                                           zip(tap, out_sp, strides))
+        taps.append(x[index])
+    return fnp.max(fnp.stack(taps), axis=0)
