@@ -13,6 +13,7 @@ import pytest
 import funcgrad as fg
 import funcgrad.numpy as fnp
 import funcgrad.numpy._statistics as stats
+from funcgrad import tree
 from funcgrad.errors import ConcretizationError
 
 
@@ -171,3 +172,56 @@ def test_traced_nanargmax_gives_minus_one_for_all_nan_slices():
 def test_errors(f, error, message):
     with pytest.raises(error, match=message):
         f()
+
+
+X = np.arange(12.0).reshape(3, 4)
+EDGE_CASES = [  # f(module)
+    lambda m: m.nanquantile(np.ones((0, 3)), 0.5, axis=0),
+    lambda m: m.nanmedian(np.ones((0, 3), np.float32), axis=0),
+    lambda m: m.quantile(X, [], axis=0),
+    lambda m: m.quantile(np.float64(3), 0.5),
+    lambda m: m.quantile(X.astype(np.float32), np.float64(0.3)),
+    lambda m: m.quantile(np.array([1.0, -np.inf, np.inf]), [0.5]),
+    lambda m: m.percentile(X, np.array([10, 50]), axis=1),
+    lambda m: m.cumulative_sum(np.float64(2), include_initial=True),
+    lambda m: m.cumulative_prod(np.arange(1, 4, dtype=np.int32), dtype=np.float32),
+    lambda m: m.trapezoid(np.ones(1)),
+    lambda m: m.gradient(X, np.array([0, 1, 3]), np.array([0, 1, 2, 3]), edge_order=2),
+    lambda m: m.cov(np.array([[1.0], [2.0]])),           # no degrees of freedom: NaN
+    lambda m: m.cov(X, dtype=np.float32),
+    lambda m: m.cov(X, fweights=[1, 2, 1, 1], aweights=np.array([0.5, 1.0, 2.0, 1.0])),
+    lambda m: m.corrcoef(np.array([1.0, 2.0, 4.0])),
+    lambda m: m.ediff1d(X, to_begin=np.array([[1.0]])),
+    lambda m: m.unwrap(np.array([0, 5, 10, 2]), period=6),
+    lambda m: m.interp([1.0, 1.5, 2.0, 2.5], [1.0, 2.0, 2.0, 3.0], [0.0, 1.0, 5.0, 6.0]),
+    lambda m: m.interp([np.nan, 0.0, 1.0], [1.0], [5.0]),
+    lambda m: m.interp([-1.0, 7.5], [0.0, 2.0, 4.0], [1.0, 3.0, 0.0], period=-6),
+    lambda m: m.digitize(np.array([1.0, 2.0]), np.array([])),
+    lambda m: m.histogram(np.ones(0)),
+    lambda m: m.histogram(np.ones(5), bins=3),
+    lambda m: m.histogram(np.array([1, 2, 2, 5]), bins=2),
+    lambda m: m.histogram_bin_edges(np.ones(3, np.float32), bins=4, range=(0, 2)),
+    lambda m: m.nanmax(np.array([1.0, np.nan, 3.0]), initial=0.0,
+                       where=np.array([True, True, False])),
+    lambda m: m.nanvar(np.array([1.0, np.nan, 3.0, 7.0]),
+                       where=np.array([True, True, True, False])),
+    lambda m: m.nanargmin(np.array([[np.nan, 2.0], [1.0, 0.5]])),
+]
+
+
+@pytest.mark.parametrize("i", range(len(EDGE_CASES)))
+def test_edge_cases_match_numpy_eagerly_and_traced(i):
+    f = EDGE_CASES[i]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        want = [np.asarray(w) for w in tree.leaves(f(np))]
+    for got in (f(fnp), fg.jit(lambda: f(fnp))()):
+        got = [np.asarray(g) for g in tree.leaves(got)]
+        assert [(g.shape, g.dtype) for g in got] == [(w.shape, w.dtype) for w in want]
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, rtol=1e-12)
+
+
+def test_quantile_of_nothing_raises_like_numpy():
+    with pytest.raises(IndexError):
+        fnp.quantile(np.ones((0, 3)), 0.5, axis=0)

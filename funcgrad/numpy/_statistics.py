@@ -152,6 +152,11 @@ def _quantile(a, q, axis, method, keepdims, weak_q, ignore_nan, name):
     axes = _canonical_axes(axis, len(shape), name)
     x, rest = _to_last(a, axes)
     size = _shape(x)[-1]
+    out_shape = tuple(_sh.keepdims_shape(shape, axes) if keepdims else rest)
+    if size == 0:
+        if not ignore_nan:
+            raise IndexError(f"{name}: no values to take quantiles of (axis of length 0)")
+        return _np.full(_shape(q) + out_shape, _np.nan, _float_dtype(_dtype(a)))
     s = sort(x, axis=-1)
     nan_aware = _is_float(_dtype(a))
     qr = reshape(q, (1,) * len(rest) + (-1,)) if _ndim(q) else q
@@ -182,10 +187,7 @@ def _quantile(a, q, axis, method, keepdims, weak_q, ignore_nan, name):
         lastv = s[..., -1:]
         out = where(isnan(lastv), astype(lastv, _dtype(out)), out)
     if _ndim(q):
-        out = moveaxis(out, -1, 0)
-        out_shape = _shape(q) + tuple(_sh.keepdims_shape(shape, axes) if keepdims else rest)
-    else:
-        out_shape = tuple(_sh.keepdims_shape(shape, axes) if keepdims else rest)
+        out, out_shape = moveaxis(out, -1, 0), _shape(q) + out_shape
     return reshape(out, out_shape)
 
 
@@ -282,6 +284,9 @@ def nanmedian(a, axis=None, out=None, overwrite_input=False, keepdims=False):
     shape = _shape(a)
     axes = _canonical_axes(axis, len(shape), "nanmedian")
     x, rest = _to_last(a, axes)
+    if _shape(x)[-1] == 0:
+        return _np.full(tuple(_sh.keepdims_shape(shape, axes) if keepdims else rest), _np.nan,
+                        _dtype(a))
     s = sort(x, axis=-1)
     n = sum(logical_not(isnan(x)), axis=-1, keepdims=True)
     lo = _gather(s, maximum((n - 1) // 2, 0), rest)
@@ -371,7 +376,7 @@ def _nan_arg(reduce, fill, name, a, axis, out, keepdims):
         return reduce(a, axis=axis, keepdims=keepdims)
     nan = isnan(a)
     all_nan = _all(nan, axis=axis, keepdims=keepdims)
-    if not _traced(a) and _np.any(all_nan):
+    if not _traced(all_nan) and _np.any(all_nan):
         raise ValueError("All-NaN slice encountered")
     r = reduce(where(nan, fill, a), axis=axis, keepdims=keepdims)
     return where(all_nan, -1, r)     # traced, an all-NaN slice gives -1 (as in JAX)
@@ -592,10 +597,11 @@ def gradient(f, *varargs, axis=None, edge_order=1):
                                  "corresponding dimension")
             if _dtype(d).kind in "iub":
                 d = astype(d, float64)
-            dd = diff(d)
-            if not _traced(dd) and _np.all(dd == dd[0]):
-                dd = dd[0]
-            dx.append(dd)
+            if _traced(d):
+                dx.append(diff(d))
+            else:
+                dd = _np.diff(d)
+                dx.append(dd[0] if _np.all(dd == dd[0]) else dd)   # uniform: a scalar
     else:
         raise TypeError("invalid number of arguments")
     if edge_order > 2:
@@ -832,7 +838,7 @@ def histogram_bin_edges(a, bins=10, range=None, weights=None):
         first, last = 0, 1
     else:
         first, last = min(a), max(a)
-        if not _traced(a) and not (_np.isfinite(first) and _np.isfinite(last)):
+        if not _traced(first, last) and not (_np.isfinite(first) and _np.isfinite(last)):
             raise ValueError(f"autodetected range of [{first}, {last}] is not finite")
     if _traced(first, last):
         same = first == last
@@ -919,7 +925,8 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
     for name, wt in (("fweights", fweights), ("aweights", aweights)):
         if wt is None:
             continue
-        wt = astype(_arr(wt), float64)
+        wt = _arr(wt)
+        wt = astype(wt, float64) if _traced(wt) else _np.asarray(wt, dtype=float)
         if not _traced(wt) and name == "fweights" and not _np.all(wt == _np.around(wt)):
             raise TypeError("fweights must be integer")
         if _ndim(wt) > 1:
@@ -942,11 +949,15 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
     else:
         fact = w_sum - ddof * sum(w * aweights) / w_sum
     if not _traced(fact) and fact <= 0:
-        fact = 0.0
+        fact = 0.0      # NumPy's inf (or NaN) entries
     X = X - avg[:, None]
     X_T = transpose(X) if w is None else transpose(X * w)
     c = _la.dot_general(X, conjugate(X_T), ((1,), (0,)))
-    c = c * (1 / fact if not _traced(fact) else 1 / fact)
+    if _traced(fact):
+        c = astype(c * (1 / fact), _dtype(c))     # NumPy scales c in place
+    else:
+        with _np.errstate(divide="ignore"):
+            c = astype(c * _np.true_divide(1, fact), _dtype(c))
     return reshape(c, tuple(d for d in _shape(c) if d != 1))
 
 
