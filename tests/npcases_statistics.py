@@ -153,6 +153,7 @@ CASES = [
     Case("interp", fn_named("interp"), Interp()),
     Case("interp(left,right)", fn_named("interp", left=-3.0, right=4.0), Interp()),
     Case("interp(period)", fn_named("interp", period=2.0), Interp(period=True)),
+    Case("interp(complex)", lambda m, x, xp, fp: m.interp(x, xp, fp * (1 - 0.5j)), Interp()),
     Case("searchsorted", fn_named("searchsorted"), Sorted(), grad=False),
     Case("searchsorted(right)", fn_named("searchsorted", side="right"), Sorted(), grad=False),
     Case("searchsorted(sorter)",

@@ -663,22 +663,22 @@ def _gradient_axis(f, ax, h, edge_order, nd):
 # ---------------------------------------------------------------- interpolation
 
 def interp(x, xp, fp, left=None, right=None, period=None):
-    """np.interp: piecewise-linear interpolation, traced; differentiable in x, xp and fp (at a
-    knot, the derivative is that of the segment to its right, as in JAX).
+    """np.interp: piecewise-linear interpolation, traced; differentiable in x, xp and fp (real
+    or complex). At a knot the derivative is that of the segment to its right, at the last knot
+    that of the last segment (as in JAX).
 
     >>> interp(_np.array([0.5, 2.5]), _np.array([0.0, 1.0, 2.0]), _np.array([0.0, 2.0, 6.0]))
     array([1., 6.])
     """
     x, xp, fp = _arr(x), _arr(xp), _arr(fp)
-    if _dtype(fp).kind == "c":
-        raise NotImplementedError("interp of complex fp is not supported by funcgrad")
+    out_dtype = _np.dtype(_np.complex128 if _dtype(fp).kind == "c" else float64)
     if _ndim(xp) != 1 or _ndim(fp) != 1:
         raise ValueError("Data points must be 1-D sequences")
     if _shape(xp)[0] != _shape(fp)[0]:
         raise ValueError("fp and xp are not of the same length")
     if _shape(xp)[0] == 0:
         raise ValueError("array of sample points is empty")
-    x, xp, fp = astype(x, float64), astype(xp, float64), astype(fp, float64)
+    x, xp, fp = astype(x, float64), astype(xp, float64), astype(fp, out_dtype)
     if period is not None:
         if period == 0:
             raise ValueError("period must be a non-zero value")
@@ -704,7 +704,7 @@ def interp(x, xp, fp, left=None, right=None, period=None):
         y = broadcast_to(f0, _shape(x))
     y = where(x < xp[0], fp[0] if left is None else left, y)
     y = where(x > xp[-1], fp[-1] if right is None else right, y)
-    return astype(y, float64)
+    return astype(y, out_dtype)
 
 
 # ---------------------------------------------------------------- sorted search, counting
