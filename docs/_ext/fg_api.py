@@ -108,7 +108,8 @@ def _has_public_methods(cls) -> bool:
 # absolute value, *args, indented blocks for listings. This hook turns them into reStructuredText
 # that says the same thing, so that the reference renders them faithfully and `-W` holds.
 
-_CODE = re.compile(r"(`+)(.+?)\1")
+_CODE = re.compile(r"(`+)([^`]+?)\1")
+_ITEM = re.compile(r"^(?:[-*]|\d+\.) ")
 _SPECIAL = re.compile(r"([\\*|_`<>\[\]])")
 
 
@@ -117,8 +118,10 @@ def _inline(text: str) -> str:
     out, pos = [], 0
     for m in _CODE.finditer(text):
         out.append(_SPECIAL.sub(r"\\\1", text[pos:m.start()]))
-        code = m.group(2).strip()
-        out.append(f"``{code}``" if code else m.group(0))
+        code = " ".join(m.group(2).split())                  # a span may cross a line break
+        before = "\\ " if m.start() and text[m.start() - 1].isalnum() else ""
+        after = "\\ " if m.end() < len(text) and text[m.end()].isalnum() else ""
+        out.append(f"{before}``{code}``{after}" if code else m.group(0))   # `y`s: "\ " joins
         pos = m.end()
     out.append(_SPECIAL.sub(r"\\\1", text[pos:]))
     return "".join(out)
@@ -134,6 +137,8 @@ def markdown_docstring_to_rst(lines: list[str]) -> list[str]:
 
     >>> markdown_docstring_to_rst(["|x| of `x*y`:", "    a  b", "", ">>> 1", "1"])
     ['\\|x\\| of ``x*y``:', '', '::', '', '        a  b', '', '', '>>> 1', '1', '']
+    >>> markdown_docstring_to_rst(["see `f(a,", "b)` and *args; the `y`s:", "1. one", "   two"])
+    ['see ``f(a, b)`` and \\*args; the ``y``\\ s:', '', '1. one', '   two']
     """
     out: list[str] = []
     i, base, in_list = 0, 0, False
@@ -156,24 +161,35 @@ def markdown_docstring_to_rst(lines: list[str]) -> list[str]:
                 out.append(("    " + lines[i]).rstrip())
                 i += 1
             out.append("")
-        elif stripped.startswith(("- ", "* ")):               # a list item and its lines
+        elif _ITEM.match(stripped):                           # a list item and its lines
             base = _indent(line)
+            marker = _ITEM.match(stripped).group(0)
             if out and out[-1] and not in_list:
                 out.append("")
-            out.append(" " * base + stripped[:2] + _inline(stripped[2:]))
+            item = [stripped[len(marker):]]
             i += 1
             while i < len(lines) and lines[i].strip() and _indent(lines[i]) > base \
-                    and not lines[i].strip().startswith((">>>", "- ", "* ")):
-                out.append(" " * (base + 2) + _inline(lines[i].strip()))
+                    and not lines[i].strip().startswith(">>>") \
+                    and not _ITEM.match(lines[i].strip()):
+                item.append(lines[i].strip())
                 i += 1
+            first, *rest = _inline("\n".join(item)).split("\n")
+            out.append(" " * base + marker + first)
+            out += [" " * (base + len(marker)) + x for x in rest]
             in_list = True
             continue
-        else:
-            base = _indent(line)
+        else:                                                 # a paragraph: code spans may
+            base = _indent(line)                              # run across its lines
             if in_list and out and out[-1]:
                 out.append("")                                # a list needs a blank line after
-            out.append(" " * base + _inline(stripped))
+            para = [stripped]
             i += 1
+            while i < len(lines) and lines[i].strip() and _indent(lines[i]) == base \
+                    and not lines[i].strip().startswith(">>>") \
+                    and not _ITEM.match(lines[i].strip()):
+                para.append(lines[i].strip())
+                i += 1
+            out += [" " * base + x for x in _inline("\n".join(para)).split("\n")]
         in_list = False
     return out
 
