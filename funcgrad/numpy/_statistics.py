@@ -140,7 +140,7 @@ def _lerp(a, b, t):
     return where(t >= 0.5, b - d * (1 - t), a + d * t)
 
 
-def _quantile(a, q, axis, method, keepdims, weak_q, ignore_nan, name):
+def _quantile(a, q, axis, method, keepdims, weak_q, ignore_nan, name, weights=None):
     a = _arr(a)
     if _dtype(a).kind == "c":
         raise TypeError("a must be an array of real numbers")
@@ -157,6 +157,10 @@ def _quantile(a, q, axis, method, keepdims, weak_q, ignore_nan, name):
         if not ignore_nan:
             raise IndexError(f"{name}: no values to take quantiles of (axis of length 0)")
         return _np.full(_shape(q) + out_shape, _np.nan, _float_dtype(_dtype(a)))
+    if weights is not None:
+        if axis is None and _shape(weights) != shape:
+            raise TypeError("Axis must be specified when shapes of a and weights differ.")
+        return _weighted_quantile(a, x, rest, q, axes, weights, ignore_nan, out_shape)
     s = sort(x, axis=-1)
     nan_aware = _is_float(_dtype(a))
     qr = reshape(q, (1,) * len(rest) + (-1,)) if _ndim(q) else q
@@ -191,6 +195,55 @@ def _quantile(a, q, axis, method, keepdims, weak_q, ignore_nan, name):
     return reshape(out, out_shape)
 
 
+def _weighted_quantile(a, x, rest, q, axes, weights, ignore_nan, out_shape):
+    """NumPy's weighted inverted_cdf: the first order statistic whose share of the total
+    weight reaches q. The derivative goes to that order statistic (none to the weights: the
+    choice is piecewise constant in them)."""
+    w = _arr(weights)
+    shape = _shape(a)
+    if _shape(w) != shape:
+        if _shape(w) != tuple(shape[i] for i in axes):
+            raise ValueError("Shape of weights must be consistent with shape of a along "
+                             "specified axis.")
+        w = reshape(transpose(w, tuple(_np.argsort(axes))),
+                    tuple(d if i in axes else 1 for i, d in enumerate(shape)))
+        w = broadcast_to(w, shape)
+    if not _traced(w) and _np.any(_np.asarray(w) < 0):
+        raise ValueError("Weights must be non-negative.")
+    w, _ = _to_last(stop_gradient(w), axes)
+    nan_aware = _is_float(_dtype(a))
+    if ignore_nan and nan_aware:
+        w = where(isnan(x), 0, w)
+    order = argsort(x, axis=-1)
+    s = take_along_axis(x, order, axis=-1)
+    cdf = cumsum(astype(take_along_axis(w, order, axis=-1), float64), axis=-1)
+    total = cdf[..., -1:]
+    if ignore_nan and nan_aware:
+        empty = sum(logical_not(isnan(x)), axis=-1, keepdims=True) == 0
+        total = where(empty, 1.0, total)
+    else:
+        empty = None
+    cdf = cdf / total
+    if not _traced(cdf) and _np.isnan(cdf[..., -1]).any():
+        raise ValueError("Weights included NaN, inf or were all zero.")
+    if _dtype(q).kind == "f":
+        cdf = astype(cdf, _dtype(q))
+    cdf = where(cdf == 0, -1, cdf)
+    qv = reshape(q, (-1,))
+    # searchsorted(cdf, q, side="left") in each slice: how many cdf entries lie below q
+    below = expand_dims(cdf, -2) < reshape(qv, (len(rest) * (1,)) + (-1, 1))
+    idx = minimum(sum(below, axis=-1), _shape(x)[-1] - 1)
+    out = take_along_axis(s, idx, axis=-1)
+    if empty is not None:
+        out = where(empty, _np.nan, out)
+    elif nan_aware:
+        lastv = s[..., -1:]
+        out = where(isnan(lastv), lastv, out)
+    if _ndim(q):
+        return reshape(moveaxis(out, -1, 0), _shape(q) + out_shape)
+    return reshape(out, out_shape)
+
+
 def _gather(s, idx, rest):
     """s[..., idx] for an index of shape (1,..., Q) or rest + (1 or Q,), as rest + (Q,)."""
     idx = broadcast_to(idx, tuple(rest) + (_shape(idx)[-1] if _ndim(idx) else 1,))
@@ -218,17 +271,21 @@ def _prepare_q(q, a, percent):
 def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
              keepdims=False, *, weights=None, interpolation=None):
     """np.quantile, traced through a sort: the derivative goes to the order statistics around
-    each quantile, with the interpolation weights (and in `q`, their slope).
+    each quantile, with the interpolation weights (and in `q`, their slope). Every method of
+    NumPy's; `weights=` with method="inverted_cdf" (no derivative in the weights).
 
     >>> float(quantile(_np.array([1.0, 2.0, 4.0, 8.0]), 0.5))
     3.0
     >>> quantile(_np.array([1.0, 2.0, 4.0, 8.0]), [0.0, 0.5], method="lower")
     array([1., 2.])
+    >>> float(quantile(_np.array([1.0, 2.0, 4.0]), 0.5, method="inverted_cdf",
+    ...                weights=_np.array([1.0, 0.5, 2.0])))
+    4.0
     """
     _no_out(out, "quantile")
-    _no_weights(weights, "quantile")
     q, weak = _prepare_q(q, a, False)
-    return _quantile(a, q, axis, interpolation or method, keepdims, weak, False, "quantile")
+    return _quantile(a, q, axis, _method(method, interpolation, weights), keepdims, weak, False,
+                     "quantile", weights)
 
 
 def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
@@ -239,9 +296,9 @@ def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear"
     array([1.75, 3.  ])
     """
     _no_out(out, "percentile")
-    _no_weights(weights, "percentile")
     q, weak = _prepare_q(q, a, True)
-    return _quantile(a, q, axis, interpolation or method, keepdims, weak, False, "percentile")
+    return _quantile(a, q, axis, _method(method, interpolation, weights), keepdims, weak, False,
+                     "percentile", weights)
 
 
 def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
@@ -253,9 +310,9 @@ def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method="linear
     4.0
     """
     _no_out(out, "nanquantile")
-    _no_weights(weights, "nanquantile")
     q, weak = _prepare_q(q, a, False)
-    return _quantile(a, q, axis, interpolation or method, keepdims, weak, True, "nanquantile")
+    return _quantile(a, q, axis, _method(method, interpolation, weights), keepdims, weak, True,
+                     "nanquantile", weights)
 
 
 def nanpercentile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
@@ -266,9 +323,9 @@ def nanpercentile(a, q, axis=None, out=None, overwrite_input=False, method="line
     4.0
     """
     _no_out(out, "nanpercentile")
-    _no_weights(weights, "nanpercentile")
     q, weak = _prepare_q(q, a, True)
-    return _quantile(a, q, axis, interpolation or method, keepdims, weak, True, "nanpercentile")
+    return _quantile(a, q, axis, _method(method, interpolation, weights), keepdims, weak, True,
+                     "nanpercentile", weights)
 
 
 def nanmedian(a, axis=None, out=None, overwrite_input=False, keepdims=False):
@@ -295,9 +352,11 @@ def nanmedian(a, axis=None, out=None, overwrite_input=False, keepdims=False):
     return reshape(out, tuple(_sh.keepdims_shape(shape, axes) if keepdims else rest))
 
 
-def _no_weights(weights, name):
-    if weights is not None:
-        raise NotImplementedError(f"{name}(weights=...) is not supported by funcgrad")
+def _method(method, interpolation, weights):
+    method = interpolation or method
+    if weights is not None and method != "inverted_cdf":
+        raise ValueError(f"Only method 'inverted_cdf' supports weights. Got: {method}.")
+    return method
 
 
 # ---------------------------------------------------------------- nan-ignoring reductions
