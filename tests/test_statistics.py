@@ -125,6 +125,9 @@ def test_counting_searching_and_ranges():
                                1 + 2 / 3 * 2 + 1 / 3 * 4)    # d/da of a^(1-k/3) 8^(k/3)
     np.testing.assert_allclose(fg.jit(lambda a: fnp.logspace(a, 3.0, 4))(0.0),
                                np.logspace(0.0, 3.0, 4))
+    # log10 rounded as NumPy's: 10 ** log10(1000) / 3 * k lands on the integers
+    np.testing.assert_array_equal(fg.jit(lambda a: fnp.geomspace(a, 1000, 4, dtype=int))(1.0),
+                                  np.geomspace(1.0, 1000, 4, dtype=int))
 
 
 def test_traced_nanargmax_gives_minus_one_for_all_nan_slices():
