@@ -24,7 +24,7 @@ def is_numpy_own(obj, name: str) -> bool:
     """True for an object funcgrad re-exports from NumPy unchanged (a dtype, a constant...)."""
     import numpy as np
 
-    if getattr(np, name, None) is obj and name != "ndarray" or obj is None:
+    if obj is None or getattr(np, name, None) is obj:
         return True
     home = inspect.getmodule(obj)
     return home is not None and home.__name__.split(".")[0] == "numpy"
