@@ -23,9 +23,9 @@ import types
 from pathlib import Path
 
 import pytest
+from test_readme_tour import FLAGS
 
 import funcgrad
-from test_readme_tour import FLAGS
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -115,7 +115,7 @@ def test_block_extraction(tmp_path):
         run_blocks(page)
 
 
-# --- (b) the build ---------------------------------------------------------------------------------
+# --- (b) the build -------------------------------------------------------------------------------
 
 DIRECTIVE = re.compile(r"^\.\. fg-module:: (\S+)", re.M)
 DOCUMENTED = sorted({m for page in (DOCS / "api").glob("*.md")
@@ -193,7 +193,7 @@ def test_api_reference_has_every_public_name(built_docs):
     assert not missing, f"not in the API reference: {missing}"
 
 
-# --- (c) every public name has an example, and it runs ---------------------------------------------
+# --- (c) every public name has an example, and it runs -------------------------------------------
 
 def documented_names():
     for modname in PUBLIC:
@@ -231,7 +231,7 @@ def test_public_examples_run(modname):
     assert not failures, "\n".join(failures)
 
 
-# --- (d) doctest of every module -------------------------------------------------------------------
+# --- (d) doctest of every module -----------------------------------------------------------------
 
 MODULES = ["funcgrad"] + sorted(
     m.name for m in pkgutil.walk_packages(funcgrad.__path__, "funcgrad.")

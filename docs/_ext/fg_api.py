@@ -60,7 +60,7 @@ class FgModule(SphinxDirective):
         modname = self.arguments[0]
         lines = self.entries(modname)
         if "submodules" in self.options:
-            for name, obj, kind in public_names(modname):
+            for _, obj, kind in public_names(modname):
                 if kind == "module":
                     lines += [f".. rubric:: {obj.__name__}", "",
                               f".. automodule:: {obj.__name__}", "   :no-members:", ""]
