@@ -162,22 +162,25 @@ def _conv_impl(lhs, rhs, *, strides, padding, lhs_dilation, rhs_dilation, groups
 
 
 def _gemm_shift_add(xp, rhs, aval, rhs_dilation):
-    """Few output features (a transpose back to the input, say): one GEMM of every padded
-    position with every tap, (N P, C) x (C, K O), then the K shifted slices summed."""
+    """Stride 1 and at most a quarter as many output features as input ones (a transpose back
+    to a narrow input, say): per example one GEMM of every tap's weights with every padded
+    position, (K O, C) x (C, P), then the K shifted slices summed; no window is gathered."""
     o, c = rhs.shape[:2]
     window, out_sp = rhs.shape[2:], aval.shape[2:]
-    xc = np.ascontiguousarray(np.moveaxis(xp, 1, -1))             # (N, *P, C)
-    wt = np.moveaxis(rhs, 0, -1).reshape(c, -1)                    # (C, K O)
-    y = (xc.reshape(-1, c) @ wt).reshape(xc.shape[:-1] + window + (o,))
+    nd = len(window)
+    n = xp.shape[0]
+    wt = np.moveaxis(rhs, (0, 1), (nd, nd + 1)).reshape(-1, c)        # (K O, C)
+    y = np.matmul(wt, xp.reshape(n, c, -1))                           # (N, K O, P)
+    y = y.reshape((n,) + window + (o,) + xp.shape[2:])
     out = None
     for tap in itertools.product(*[range(k) for k in window]):
         sl = tuple(slice(t * d, t * d + m) for t, d, m in zip(tap, rhs_dilation, out_sp))
-        term = y[(slice(None),) + sl + tap]
+        term = y[(slice(None),) + tap + (slice(None),) + sl]
         if out is None:
             out = term.copy()
         else:
             out += term
-    return np.moveaxis(out, -1, 1)
+    return out
 
 
 def _tap_loop(xp, rhs, aval, strides, rhs_dilation):
