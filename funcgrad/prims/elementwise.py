@@ -213,7 +213,14 @@ def _linear_jvp(prim):
 
 def _add_jvp(primals, tangents):
     out = add(*primals)
-    return out, broadcast_to_shape(_sum_tangents(tangents), shape_of(out))
+    return out, broadcast_to_shape(_as_out_dtype(_sum_tangents(tangents), out), shape_of(out))
+
+
+def _as_out_dtype(t, out):
+    """A tangent in the output's dtype: one operand's tangent passed through (f32 + f64
+    constant) would otherwise stay narrower than the primal it belongs to."""
+    dtype = _dtype_of(out)
+    return convert(t, dtype) if is_float(dtype) and _dtype_of(t) != dtype else t
 
 
 add_p.jvp = _add_jvp
@@ -226,7 +233,7 @@ def _sub_jvp(primals, tangents):
         t = tx - ty
     elif tx is None:
         t = -ty                 # no zeros to subtract from
-    return out, broadcast_to_shape(t, shape_of(out))
+    return out, broadcast_to_shape(_as_out_dtype(t, out), shape_of(out))
 
 
 sub_p.jvp = _sub_jvp

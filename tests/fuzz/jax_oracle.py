@@ -114,7 +114,12 @@ def _namespaces(jax, jnp, logsumexp) -> dict:
                                fori_loop=jax.lax.fori_loop, vmap=jax.vmap, jit=jax.jit,
                                checkpoint=jax.checkpoint, grad=jax.grad,
                                stop_gradient=jax.lax.stop_gradient)
-    return {"fnp": fnp, "fg": fg}
+    import jax.scipy.linalg
+    import jax.scipy.special
+    import jax.scipy.stats
+    fsp = types.SimpleNamespace(linalg=jax.scipy.linalg, special=jax.scipy.special,
+                                stats=jax.scipy.stats)
+    return {"fnp": fnp, "fg": fg, "fsp": fsp}
 
 
 # `x[[0, -1]]`: NumPy reads a bare list as an integer array, JAX refuses it (a list inside a
@@ -143,7 +148,7 @@ def compile_jax(source: str) -> Callable:
     _counter[0] += 1
     filename = f"<jax fuzz program {_counter[0]}>"
     linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
-    ns = {"np": np, "fnp": s["fnp"], "fg": s["fg"]}
+    ns = {"np": np, "fnp": s["fnp"], "fg": s["fg"], "fsp": s["fsp"]}
     exec(compile(src, filename, "exec"), ns)
     return ns["f"]
 
@@ -261,7 +266,7 @@ def differences_at(source64: str, args64: list) -> dict:
     program's values included (they are derivatives there)."""
     import funcgrad as fg
 
-    from .programs import NP_FG
+    from .programs import NP_FG, _np_fsp
 
     found: set = set()
     depth = [0]
@@ -281,7 +286,7 @@ def differences_at(source64: str, args64: list) -> dict:
 
     fg_ns = types.SimpleNamespace(**{**vars(NP_FG), "grad": grad})
     src = _METHOD_REDUCTION.sub(r"fnp.\2(\1, ", source64)
-    ns = {"np": np, "fnp": fnp, "fg": fg_ns}
+    ns = {"np": np, "fnp": fnp, "fg": fg_ns, "fsp": _np_fsp()}
     with np.errstate(all="ignore"):
         exec(compile(src, "<difference detection>", "exec"), ns)
         ns["f"](*[np.array(a) for a in args64])

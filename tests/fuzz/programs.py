@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 
 import funcgrad as fg
 import funcgrad.numpy as fnp
+import funcgrad.scipy as fsp
 
 _LIMIT = 1e3          # largest magnitude a generated value may reach
 _DIMS = (1, 2, 3, 4, 2, 3)
@@ -181,6 +182,14 @@ NP_FG = types.SimpleNamespace(cond=_np_cond, switch=_np_switch, scan=_np_scan,
                               checkpoint=lambda f: f, grad=fg.grad,
                               stop_gradient=lambda x: x)   # (hand-written programs only)
 
+def _np_fsp():
+    """SciPy's modules, the reference for `fsp` (funcgrad.scipy) in programs."""
+    import scipy.linalg
+    import scipy.special
+    import scipy.stats
+    return types.SimpleNamespace(linalg=scipy.linalg, special=scipy.special, stats=scipy.stats)
+
+
 _counter = [0]
 
 
@@ -191,8 +200,8 @@ def compile_program(source: str, backend: str = "funcgrad") -> Callable:
     >>> float(f(np.array(0.0)))
     0.0
     """
-    ns = {"np": np, "fnp": fnp, "fg": fg} if backend == "funcgrad" else \
-        {"np": np, "fnp": NP_FNP, "fg": NP_FG}
+    ns = {"np": np, "fnp": fnp, "fg": fg, "fsp": fsp} if backend == "funcgrad" else \
+        {"np": np, "fnp": NP_FNP, "fg": NP_FG, "fsp": _np_fsp()}
     _counter[0] += 1
     filename = f"<fuzz program {_counter[0]}>"
     # Registered so tracebacks and funcgrad's error messages can show the program's lines.
@@ -233,13 +242,34 @@ _BINARY = {
     "minimum": "fnp.minimum({a}, {b})", "arctan2": "fnp.arctan2({a}, {b} * {b} + 0.5)",
     "power": "fnp.power({a} * {a} + 0.5, fnp.tanh({b}))", "logaddexp": "fnp.logaddexp({a}, {b})",
 }
+# `breadth` ops; {spd} is a symmetric positive definite matrix (stack) built from the operand
+_BREADTH = {
+    "solve": "fnp.linalg.solve({spd}, {vec}[..., None])[..., 0]",
+    "cholesky": "fnp.linalg.cholesky({spd})",
+    "slogdet": "fnp.linalg.slogdet({spd})[1]",
+    "inv": "fnp.linalg.inv({spd})",
+    "det": "fnp.linalg.det({spd} * 0.5)",
+    "cho_solve": "fsp.linalg.cho_solve((fnp.linalg.cholesky({spd}), True), {vec}[..., None])",
+    "eigvalsh": "fnp.linalg.eigvalsh({spd})",
+    "fft": "fnp.real(fnp.fft.fft({a}, axis={ax}) * (0.5 - 1j))",
+    "rfft": "fnp.imag(fnp.fft.rfft({a}, axis={ax})) + fnp.real(fnp.fft.rfft({a}, axis={ax}))",
+    "irfft": "fnp.fft.irfft(fnp.fft.rfft({a}, axis={ax}) * 1.5, n={n} + 1, axis={ax})",
+    "erf": "fsp.special.erf({a})",
+    "gammaln": "fsp.special.gammaln({a} * {a} + 0.5)",
+    "digamma": "fsp.special.digamma({a} * {a} + 0.5)",
+    "expit": "fsp.special.expit({a})",
+    "log_ndtr": "fsp.special.log_ndtr({a})",
+    "xlogy": "fsp.special.xlogy({a}, {a} * {a} + 0.5)",
+    "special_logsumexp": "fsp.special.logsumexp({a}, axis={ax}, b=fnp.cos({a}) + 2.0)",
+}
+_NEEDS_AXIS = {"fft", "rfft", "irfft"}
 _REDUCTIONS = ("sum", "mean", "max", "min", "prod", "logsumexp", "var")
 
 # Top-level op kinds, simplest first (hypothesis shrinks towards the start of the list).
 KINDS = ("unary", "binary", "reduce", "where", "reshape", "transpose", "index", "fancy_index",
          "matmul", "einsum", "concatenate", "stack", "broadcast", "axis_op", "cond", "scan",
          "squeeze_expand", "take", "switch", "fori_loop", "const", "misc", "inner", "int_mix",
-         "inner", "cond", "scan", "inner")   # repeated: drawn more often
+         "breadth", "inner", "cond", "scan", "inner", "breadth")   # repeated: drawn more often
 # With nan/inf arguments: einsum may sum an index out of one operand before multiplying (as
 # opt_einsum and JAX do), so `inf * a + -inf * b` (nan in NumPy) can become `(a + b) * inf`.
 NONFINITE_KINDS = tuple(k for k in KINDS if k != "einsum")
@@ -276,7 +306,7 @@ class _Builder:
         """The NumPy value of `expr` (after running `defs`), or None if it fails or leaves the
         domain (non-finite, huge, empty, or not floating point)."""
         # one namespace: nested functions must see the values they close over as globals
-        ns = {"np": np, "fnp": NP_FNP, "fg": NP_FG, **self.env}
+        ns = {"np": np, "fnp": NP_FNP, "fg": NP_FG, "fsp": _np_fsp(), **self.env}
         try:
             with np.errstate(all="ignore"):
                 if defs:
@@ -728,6 +758,20 @@ class _Builder:
             expr = f"fnp.moveaxis({a.name}, {ax}, {self.integer(-n, n - 1)})"
         else:
             expr = f"fnp.diff({a.name}, axis={ax})"
+        return self.add(kind, expr)
+
+    def breadth(self) -> bool:
+        """Linear algebra, FFTs, SciPy's special functions and NumPy's long tail."""
+        a = self.operand()
+        n, name = (a.shape[-1] if a.ndim else 1), a.name
+        vec = name if a.ndim else f"{name}[None]"
+        # symmetric positive definite (diagonally dominant), batched over a's leading axes
+        spd = f"(fnp.eye({n}) * {n + 2.0} + fnp.tanh({vec}[..., :, None] * {vec}[..., None, :]))"
+        ax = self.integer(-a.ndim, a.ndim - 1) if a.ndim else None
+        kind = self.pick(_BREADTH)
+        if kind in _NEEDS_AXIS and a.ndim == 0:
+            return False
+        expr = _BREADTH[kind].format(a=name, vec=vec, spd=spd, ax=ax, n=n)
         return self.add(kind, expr)
 
     def fori_loop(self) -> bool:
