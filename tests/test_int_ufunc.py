@@ -272,3 +272,14 @@ def test_functions_have_doctest_examples():
         for test in doctest.DocTestFinder(recurse=False).find(obj, globs=vars(module)):
             runner.run(test)
     assert runner.summarize(verbose=False).failed == 0
+
+
+def test_numpy_2_aliases_are_the_same_functions():
+    for alias, name in [("acos", "arccos"), ("acosh", "arccosh"), ("asin", "arcsin"),
+                        ("asinh", "arcsinh"), ("atan", "arctan"), ("atanh", "arctanh"),
+                        ("atan2", "arctan2"), ("pow", "power"), ("bitwise_invert", "invert"),
+                        ("bitwise_not", "invert"), ("bitwise_left_shift", "left_shift"),
+                        ("bitwise_right_shift", "right_shift")]:
+        assert getattr(fnp, alias) is getattr(fnp, name), alias
+        if hasattr(np, alias):
+            assert getattr(np, alias) is getattr(np, name), alias
