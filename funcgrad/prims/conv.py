@@ -148,11 +148,33 @@ def _conv_impl(lhs, rhs, *, strides, padding, lhs_dilation, rhs_dilation, groups
     win = win[(slice(None),) * 2 + tuple(slice(None, None, s) for s in strides)
               + tuple(slice(None, None, d) for d in rhs_dilation)]
     win = win[(slice(None),) * 2 + tuple(slice(0, m) for m in aval.shape[2:])]
+    # im2col gathers N C K values per output position: in chunks of output rows (along the
+    # first spatial axis) when that would be large, so memory stays bounded
+    per_row = n * c * taps * math.prod(aval.shape[3:])
+    rows = max(1, _IM2COL_ELEMENTS // max(per_row, 1))
+    if rows >= aval.shape[2]:
+        return _contract(win, rhs, groups, aval)
+    out = np.empty(aval.shape, dtype)
+    for r in range(0, aval.shape[2], rows):
+        part = aval.update(shape=aval.shape[:2] + (min(rows, aval.shape[2] - r),)
+                           + aval.shape[3:])
+        out[:, :, r:r + rows] = _contract(win[:, :, r:r + rows], rhs, groups, part)
+    return out
+
+
+_IM2COL_ELEMENTS = 1 << 22
+
+
+def _contract(win, rhs, groups, aval):
+    """(N, C, *out, *K) windows times (O, C // groups, *K) weights: (N, O, *out)."""
+    nd = rhs.ndim - 2
     if groups == 1:
-        # (N, *out, O) from one GEMM over (C, *window) (im2col); O moved to axis 1 as a view
+        # (N, *out, O) from one GEMM over (C, *window); O moved to axis 1 as a view
         axes_w = (1,) + tuple(range(2 + nd, 2 + 2 * nd))
-        return np.moveaxis(np.tensordot(win, rhs, axes=(axes_w, (1,) + spatial)), -1, 1)
-    g = groups
+        return np.moveaxis(np.tensordot(win, rhs, axes=(axes_w, tuple(range(1, 2 + nd)))),
+                           -1, 1)
+    n, c = win.shape[:2]
+    o, g = rhs.shape[0], groups
     win = win.reshape((n, g, c // g) + win.shape[2:])
     w = rhs.reshape((g, o // g) + rhs.shape[1:])
     letters = "abcdefghijklmnopqrstuvwxyz"
