@@ -137,7 +137,8 @@ def _conv_impl(lhs, rhs, *, strides, padding, lhs_dilation, rhs_dilation, groups
     o = rhs.shape[0]
     taps, positions = math.prod(rhs.shape[2:]), math.prod(aval.shape[2:])
     if groups == 1 and taps <= positions:
-        if 4 * o <= c and all(st == 1 for st in strides):
+        if 4 * o <= c and all(st == 1 for st in strides) and \
+                n * taps * o * math.prod(xp.shape[2:]) <= _IM2COL_ELEMENTS:
             return _gemm_shift_add(xp, rhs, aval, rhs_dilation)
         if c >= 4:
             return _tap_loop(xp, rhs, aval, strides, rhs_dilation)
