@@ -1,5 +1,6 @@
 """Every primitive, declared once with all its rules; importing this package registers them."""
 from . import (  # noqa: F401
+    conv,
     elementwise,
     fft,
     indexing,
@@ -7,6 +8,7 @@ from . import (  # noqa: F401
     linalg_decomp,
     linalg_solve,
     reductions,
+    scans,
     shape,
     special,
     special_functions,
