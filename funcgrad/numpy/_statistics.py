@@ -257,7 +257,7 @@ def _check_q(q, hi, what):
             raise ValueError(f"{what} must be in the range [0, {hi}]")
 
 
-def _prepare_q(q, a, percent):
+def _prepare_q(q, percent):
     weak = type(q) in (int, float)
     q = asarray(q) if isinstance(q, (Tracer, list, tuple)) else _np.asarray(q)
     if percent:
@@ -283,7 +283,7 @@ def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
     4.0
     """
     _no_out(out, "quantile")
-    q, weak = _prepare_q(q, a, False)
+    q, weak = _prepare_q(q, False)
     return _quantile(a, q, axis, _method(method, interpolation, weights), keepdims, weak, False,
                      "quantile", weights)
 
@@ -296,7 +296,7 @@ def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear"
     array([1.75, 3.  ])
     """
     _no_out(out, "percentile")
-    q, weak = _prepare_q(q, a, True)
+    q, weak = _prepare_q(q, True)
     return _quantile(a, q, axis, _method(method, interpolation, weights), keepdims, weak, False,
                      "percentile", weights)
 
@@ -310,7 +310,7 @@ def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method="linear
     4.0
     """
     _no_out(out, "nanquantile")
-    q, weak = _prepare_q(q, a, False)
+    q, weak = _prepare_q(q, False)
     return _quantile(a, q, axis, _method(method, interpolation, weights), keepdims, weak, True,
                      "nanquantile", weights)
 
@@ -323,7 +323,7 @@ def nanpercentile(a, q, axis=None, out=None, overwrite_input=False, method="line
     4.0
     """
     _no_out(out, "nanpercentile")
-    q, weak = _prepare_q(q, a, True)
+    q, weak = _prepare_q(q, True)
     return _quantile(a, q, axis, _method(method, interpolation, weights), keepdims, weak, True,
                      "nanpercentile", weights)
 
