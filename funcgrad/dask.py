@@ -27,7 +27,8 @@ client is used, or a `LocalCluster` of worker processes is started (once, and cl
 Python exits; `get_client()` returns it). Fault tolerance is Dask's: a worker that dies
 mid-step is replaced and its tasks run again elsewhere — lost chunks of data are recomputed
 from their graph, the parameters are on every worker — and since the reduction tree does
-not depend on where tasks ran, the result is the same to the last bit. A loss that raises
+not depend on where tasks ran, the result is the same (up to rounding: BLAS's sums may
+depend on where a chunk's buffer lies in memory). A loss that raises
 on a chunk raises the same exception on the client, with the chunk's index in its
 `chunk_index` attribute and in a note (`add_note`), and the other tasks of the call are
 cancelled.
@@ -393,9 +394,18 @@ def _run(client: Any, spec: _Loss, params: Any, sharded: Sharded, layout: tuple,
     if not indices:
         raise ValueError("funcgrad.dask: no examples to evaluate the loss on")
     box = client.scatter(_Box(params, consts), broadcast=True, hash=False)
-    parts = [client.submit(_chunk_value_and_grad, spec, box, layout, i, sharded.starts[i],
-                           *blocks[i], pure=False, key=f"funcgrad-chunk-{uuid.uuid4().hex}")
-             for i in indices]
+    # Run each chunk where its data is. Without a restriction the scheduler may take these
+    # tasks, many and alike, for "root-ish" ones and place them ignoring where their inputs
+    # are, moving the data; loose (allow_other_workers) so that a dead worker's chunks run
+    # elsewhere, recomputed there.
+    where = client.who_has([blocks[i][0] for i in indices])
+    parts = []
+    for i in indices:
+        holders = list(where.get(blocks[i][0].key, ()))[:1]
+        place = {"workers": holders, "allow_other_workers": True} if holders else {}
+        parts.append(client.submit(_chunk_value_and_grad, spec, box, layout, i,
+                                   sharded.starts[i], *blocks[i], pure=False,
+                                   key=f"funcgrad-chunk-{uuid.uuid4().hex}", **place))
     level, every = parts, []
     every += parts
     while len(level) > 1:

@@ -161,8 +161,10 @@ def test_worker_killed_mid_step_changes_nothing(client):
     step.join(timeout=60)
     assert not step.is_alive()
     got = out["r"]
-    np.testing.assert_array_equal(got[0], want[0])               # the same to the last bit
-    np.testing.assert_array_equal(got[1], want[1])
+    # the same result; not always to the last bit: a chunk recomputed or moved lands at
+    # another address, and BLAS's vectorised sums depend on the buffer's alignment
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-13)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-13, atol=1e-16)
     client.wait_for_workers(2, timeout=30)                       # the nanny restarted it
     assert victim not in client.run(os.getpid) or client.run(os.getpid)[victim] != pids[victim]
 
@@ -241,3 +243,17 @@ def test_fit_minibatch_adam_and_lbfgs(client):
     assert res.result.success
     np.testing.assert_allclose(res.params["w"], want.x["w"], rtol=1e-5, atol=1e-6)
     assert abs(res.losses[-1] - want.fun) < 1e-9
+
+
+def test_example_small():
+    import importlib.util
+    from pathlib import Path
+    pytest.importorskip("scipy")
+    path = Path(__file__).resolve().parents[1] / "examples" / "distributed_logistic_regression.py"
+    spec = importlib.util.spec_from_file_location("distributed_logistic_regression", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    out = example.main(["--small", "--no-dask-ml", "--quiet", "--workers", "2"])
+    assert out["relative_difference"] < 1e-10
+    assert out["accuracy"] > 0.8 and abs(out["accuracy"] - out["single_accuracy"]) < 0.01
+    assert out["w_error"] < 0.05
