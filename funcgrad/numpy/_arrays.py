@@ -248,13 +248,13 @@ def block(arrays):
     return build(arrays, 0)
 
 
-def concat(arrays, /, *, axis=0):
+def concat(arrays, /, axis=0, out=None, *, dtype=None, casting="same_kind"):
     """The array API's name for concatenate (NumPy 2).
 
     >>> concat([_np.ones(2), _np.zeros(1)])
     array([1., 1., 0.])
     """
-    return concatenate(arrays, axis=axis)
+    return concatenate(arrays, axis, out, dtype=dtype, casting=casting)
 
 
 def unstack(x, /, *, axis=0):
