@@ -75,11 +75,13 @@ def test_python_round_rounds_like_numpy():
     assert_same(run_traced(lambda x: round(x, 1), X), np.round(X, 1))
 
 
-def test_bitwise_operators_on_integers_are_not_silently_logical():
-    i = np.arange(3)
-    for op in (lambda a: a & 1, lambda a: a | 1, lambda a: a ^ 1, lambda a: ~a):
-        with pytest.raises(NotImplementedError, match="booleans only"):
-            fg.make_graph(op)(i)
+def test_bitwise_operators_on_integers_are_bitwise_not_logical():
+    i = np.arange(-2, 5)
+    for op in (lambda a: a & 6, lambda a: a | 1, lambda a: a ^ 3, lambda a: ~a,
+               lambda a: a << 2, lambda a: a >> 1, lambda a: 5 & a):
+        got = fg.jit(op)(i)
+        np.testing.assert_array_equal(got, op(i))
+        assert got.dtype == op(i).dtype
 
 
 # ---------------------------------------------------------------- indexing
@@ -305,23 +307,17 @@ def test_numpy_calls_on_tracers_return_tracers():
 
 
 @pytest.mark.parametrize("f,name", [
-    (lambda x: np.partition(x, 1), "np.partition"),
-    (lambda x: np.unique(x), "np.unique"),
-    (lambda x: np.lexsort(x), "np.lexsort"),
     (lambda x: np.histogram2d(x[0], x[1]), "np.histogram2d"),
-    (lambda x: np.polyfit(x[0], x[1], 1), "np.polyfit"),
+    (lambda x: np.isnat(x), "np.isnat"),
     (lambda x: np.sin(x, where=x > 0), "np.sin with ['where']"),
     (lambda x: np.add.reduceat(x, [0, 1]), "np.add.reduceat"),
-    (lambda x: np.linspace(x[0, 0], 1.0), "np.linspace"),
-    (lambda x: np.left_shift(x.astype(int), 1), "np.left_shift"),
 ])
 def test_unsupported_numpy_functions_are_named(f, name):
     with pytest.raises(NotImplementedError, match=None) as info:
         fg.make_graph(f)(X)
     assert name in str(info.value)
-    if name != "np.left_shift":  # under grad, x.astype(int) is a plain (untraced) array
-        with pytest.raises(NotImplementedError):
-            fg.grad(lambda x: f(x).sum())(X)
+    with pytest.raises(NotImplementedError):
+        fg.grad(lambda x: f(x).sum())(X)
 
 
 def test_in_place_numpy_calls_raise_type_error():
