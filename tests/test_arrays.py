@@ -234,6 +234,21 @@ def test_vectorize_forms():
         fnp.vectorize(f, signature="(n)->")
 
 
+def test_functions_that_need_each_rows_values_run_row_by_row():
+    x = np.array([[1.0, -2.0], [-3.0, 0.5]])
+    step = lambda a: a * 2.0 if a > 0 else a * a
+    same(fnp.vectorize(step)(x), np.vectorize(step)(x))
+    same(fg.grad(lambda x: fnp.sum(fnp.vectorize(step)(x)))(x),
+         np.array([[2.0, -4.0], [-6.0, 2.0]]))
+    first = lambda r: float(r[0]) + r[1]
+    same(fnp.apply_along_axis(first, 1, x), np.apply_along_axis(first, 1, x))
+    same(fg.grad(lambda x: fnp.sum(fnp.apply_along_axis(lambda r: r[0] * r[1] if r[0] > 0
+                                                        else r[1], 1, x)))(x),
+         np.array([[-2.0, 1.0], [0.0, 1.0]]))
+    with pytest.raises(ConcretizationError):
+        fg.jit(fnp.vectorize(step))(x)
+
+
 def test_apply_along_axis_matches_numpy_on_plain_numpy_code():
     x = np.arange(24.0).reshape(2, 3, 4)
     for axis in (0, 1, -1):

@@ -19,6 +19,7 @@ import re
 import numpy as _np
 
 from ..core.trace import Tracer
+from ..errors import ConcretizationError
 from ..prims import indexing as _ix
 from ..transforms.vmap import vmap as _vmap
 from ..util import canonical_axis as _canonical_axis
@@ -136,6 +137,7 @@ c_.__doc__ = """Join along the last axis, 1-D entries as columns, like np.c_.
 array([[1., 3.],
        [2., 4.]])
 """
+__test__ = {"r_": r_.__doc__, "c_": c_.__doc__}   # doctest finds no examples on instances
 
 
 # ---------------------------------------------------------------- splitting, joining, turning
@@ -420,7 +422,7 @@ def put_along_axis(arr, indices, values, axis, inplace=True, *, mode=None):
            [5., 0.]])
     """
     if inplace:
-        raise _in_place("put_along_axis", "call put_along_axis(..., inplace=False), which "
+        raise _in_place("put_along_axis", "call fnp.put_along_axis(..., inplace=False), which "
                         "returns the updated array, or use x.at[idx].set(values)")
     if mode not in (None, "promise_in_bounds"):
         raise NotImplementedError(f"put_along_axis: mode={mode!r} is not supported")
@@ -457,7 +459,7 @@ def fill_diagonal(a, val, wrap=False, inplace=True):
            [0., 3.]])
     """
     if inplace:
-        raise _in_place("fill_diagonal", "call fill_diagonal(..., inplace=False), which "
+        raise _in_place("fill_diagonal", "call fnp.fill_diagonal(..., inplace=False), which "
                         "returns the updated array, or use x.at[i, i].set(val)")
     a, val = _arr(a), asarray(val)
     shape = _shape(a)
@@ -643,17 +645,34 @@ def mask_indices(n, mask_func, k=0):
 
 # ---------------------------------------------------------------- applying functions
 
-def _vmap_rows(f, x):
-    """f applied to each x[i] (x batched along axis 0), through funcgrad's vmap."""
-    if _shape(x)[0] == 0:
+def _map_rows(f, *xs):
+    """f applied to each (x[i] for x in xs), all batched along axis 0: one trace through
+    funcgrad's vmap; where `f` needs each example's value (`float(row[0])`, an `if`), a
+    Python loop over the rows instead (values are concrete there unless under jit)."""
+    if _shape(xs[0])[0] == 0:
         raise ValueError("cannot apply a function over an empty batch (its output shape is "
                          "unknown)")
-    return _vmap(f)(x)
+    try:
+        return _vmap(f)(*xs)
+    except ConcretizationError:
+        pass
+    rows = [f(*(_ix.getitem(x, i) for x in xs)) for i in range(_shape(xs[0])[0])]
+    if isinstance(rows[0], tuple):
+        return tuple(_stack_rows([r[j] for r in rows]) for j in range(len(rows[0])))
+    return _stack_rows(rows)
+
+
+def _stack_rows(rows):
+    rows = [asarray(r) for r in rows]
+    dtype = result_type(*rows)
+    return concatenate([expand_dims(astype(r, dtype) if _dtype(r) != dtype else r, 0)
+                        for r in rows])
 
 
 def apply_along_axis(func1d, axis, arr, *args, **kwargs):
     """np.apply_along_axis, traced: `func1d` is traced once, vectorised over the other axes
-    with funcgrad's vmap (so it must be traceable: built from funcgrad.numpy or NumPy calls).
+    with funcgrad's vmap; a `func1d` that needs each row's values (`float(r[0])`, an `if`)
+    runs row by row instead.
 
     >>> apply_along_axis(lambda r: r[0] + r[-1], 1, _np.array([[1.0, 2.0], [3.0, 5.0]]))
     array([3., 8.])
@@ -664,7 +683,7 @@ def apply_along_axis(func1d, axis, arr, *args, **kwargs):
     x = moveaxis(arr, ax, -1)
     lead = _shape(x)[:-1]
     rows = reshape(x, (-1, _shape(x)[-1]))
-    out = _vmap_rows(lambda r: asarray(func1d(r, *args, **kwargs)), rows)
+    out = _map_rows(lambda r: asarray(func1d(r, *args, **kwargs)), rows)
     res = _shape(out)[1:]
     out = reshape(out, lead + res)
     # the result's own axes go where `axis` was
@@ -712,7 +731,8 @@ def _parse_signature(signature):
 class vectorize:
     """np.vectorize, traced: `pyfunc` is traced once on elements (or on core blocks, with a
     gufunc `signature=` like '(n),(n)->()') and vectorised with funcgrad's vmap; inputs are
-    broadcast as NumPy does. `excluded` positions and names are passed as they are.
+    broadcast as NumPy does. `excluded` positions and names are passed as they are. A
+    `pyfunc` that needs each element's value (an `if` on it) runs element by element instead.
 
     >>> vectorize(lambda a, b: a * b + 1)(_np.array([1.0, 2.0]), 3.0)
     array([4., 7.])
@@ -774,13 +794,9 @@ class vectorize:
         flat = [reshape(broadcast_to(v, loop + _shape(v)[len(_shape(v)) - len(c):]),
                         (-1,) + _shape(v)[len(_shape(v)) - len(c):])
                 for v, c in zip(vals, core_ins)]
-        n = _size(loop)
         if not vals:
             return self._cast(call())
-        if n == 0:
-            raise ValueError("vectorize: cannot call the function on an empty loop (funcgrad "
-                             "traces it to learn its output shape)")
-        out = _vmap(lambda *vs: self._cast(call(*vs)))(*flat)
+        out = _map_rows(lambda *vs: self._cast(call(*vs)), *flat)
         single = not isinstance(out, tuple)
         outs = [out] if single else list(out)
         if core_outs is not None and len(core_outs) != len(outs):
