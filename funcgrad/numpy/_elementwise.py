@@ -88,6 +88,13 @@ floor_divide, remainder = _binary(_ew.floor_divide_p, "floor_divide"), _binary(_
 mod = remainder
 maximum, minimum = _binary(_ew.max_p, "maximum"), _binary(_ew.min_p, "minimum")
 arctan2, logaddexp = _binary(_ew.atan2_p, "arctan2"), _binary(_ew.logaddexp_p, "logaddexp")
+hypot = _binary(_ew.hypot_p, "hypot")
+hypot.__doc__ = """sqrt(x1**2 + x2**2) without overflow (np.hypot), traced; its derivative x / out
+is 0 at the origin (a subgradient, as norms have) instead of 0/0.
+
+    >>> float(hypot(3.0, 4.0)), float(hypot(3e300, 4e300)) > 4e300
+    (5.0, True)
+"""
 less, less_equal = _binary(_ew.lt_p, "less"), _binary(_ew.le_p, "less_equal")
 greater, greater_equal = _binary(_ew.gt_p, "greater"), _binary(_ew.ge_p, "greater_equal")
 equal, not_equal = _binary(_ew.eq_p, "equal"), _binary(_ew.ne_p, "not_equal")

@@ -1,4 +1,4 @@
-"""Elementwise math composed of other functions: angle, degrees and radians, hypot, exp2, log2,
+"""Elementwise math composed of other functions: angle, degrees and radians, exp2, log2,
 log10, logaddexp2, cbrt, sinc, heaviside, trunc, round, fmax, fmin, nan_to_num, isclose, modf,
 divmod, i0, isposinf, isneginf, real_if_close."""
 from __future__ import annotations
@@ -11,7 +11,6 @@ from ..core.types import is_float as _is_float
 from ..prims import special_functions as _sf
 from ._creation import _arr, ones_like, result_type
 from ._elementwise import (
-    _safe_sqrt,
     abs,
     arctan2,
     astype,
@@ -38,7 +37,6 @@ from ._elementwise import (
     rint,
     signbit,
     sin,
-    stop_gradient,
     where,
 )
 from ._util import _dtype, _no_out, _reports_user_line
@@ -75,22 +73,6 @@ def rad2deg(x):
 
 
 radians, degrees = deg2rad, rad2deg
-
-
-def hypot(x1, x2):
-    """sqrt(x1**2 + x2**2), traced: without overflow (scaled by the larger magnitude, held
-    constant, so the derivative stays exact), and with the subgradient 0 at the origin (as
-    norms have) instead of 0/0.
-
-    >>> float(hypot(3.0, 4.0)), float(hypot(3e200, 4e200))
-    (5.0, 5e+200)
-    """
-    x1, x2 = _arr(x1), _arr(x2)
-    scale = stop_gradient(maximum(abs(x1), abs(x2)))
-    infinite = logical_or(isinf(x1), isinf(x2))
-    scale = where(logical_or(scale == 0, infinite), 1.0, scale)
-    a, b = x1 / scale, x2 / scale
-    return where(infinite, _np.inf, scale * _safe_sqrt(a * a + b * b))
 
 
 def exp2(x):

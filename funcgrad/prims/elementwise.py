@@ -110,6 +110,9 @@ atan2_p = binary("atan2", np.arctan2, lambda y, x, out: x / (x * x + y * y),
                  lambda y, x, out: -y / (x * x + y * y), domain="nonzero")
 rem_p = binary("rem", np.remainder, lambda x, y, out: 1.0, lambda x, y, out: -floor(x / y),
                domain="distinct")
+# hypot: d/dx = x / out, and 0 at the origin (a subgradient, as norms have) instead of 0/0
+hypot_p = binary("hypot", np.hypot, lambda x, y, out: _over_nonzero(x, out),
+                 lambda x, y, out: _over_nonzero(y, out), domain="nonzero", commutative=True)
 logaddexp_p = binary("logaddexp", np.logaddexp, lambda x, y, out: exp(x - out),
                      lambda x, y, out: exp(y - out), commutative=True)
 lt_p = binary("lt", np.less, nondiff=True)
@@ -184,6 +187,10 @@ invert_p = unary("invert", np.invert, nondiff=True)
 left_shift_p = binary("left_shift", np.left_shift, nondiff=True)
 right_shift_p = binary("right_shift", np.right_shift, nondiff=True)
 bitwise_count_p = unary("bitwise_count", np.bitwise_count, nondiff=True)
+
+
+def _over_nonzero(v, out):
+    return div(v, select(eq(out, 0.0), 1.0, out))
 
 
 def _trunc(q):
