@@ -258,6 +258,18 @@ def test_apply_along_axis_matches_numpy_on_plain_numpy_code():
     same(fnp.apply_over_axes(np.mean, x, (0, -1)), np.apply_over_axes(np.mean, x, (0, -1)))
 
 
+def test_dtypes_of_sort_complex_and_the_gufuncs():
+    for dt in (np.int8, np.uint16, np.int32, np.int64, np.bool_, np.float32, np.complex64):
+        x = np.array([3, 1, 2]).astype(dt)
+        same(fnp.sort_complex(x), np.sort_complex(x))
+    z = np.array([1 + 2j, 3 - 1j])
+    m = np.array([[1.0, 2j], [0.5, -1.0]])
+    same(fnp.vecmat(z, m), np.vecmat(z, m))
+    same(fnp.matvec(m, z), np.matvec(m, z))
+    same(fnp.matvec(m.real.astype(np.float32), np.ones(2, np.float32)),
+         np.matvec(m.real.astype(np.float32), np.ones(2, np.float32)))
+
+
 def test_choose_and_misc_errors():
     with pytest.raises(ValueError, match="invalid entry in choice array"):
         fnp.choose([0, 3], [np.ones(2), np.zeros(2)])
