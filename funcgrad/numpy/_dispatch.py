@@ -1,4 +1,6 @@
-"""Tracer operators, methods and the NumPy protocols (__array_ufunc__, __array_function__).
+"""Tracer operators, methods and the NumPy protocols (__array_ufunc__, __array_function__), and
+the ufunc methods reduce, accumulate and outer of the binary ufuncs on traced values (also set
+as attributes of funcgrad.numpy's functions: fnp.logaddexp.reduce, fnp.maximum.accumulate).
 
 `install`, called once by funcgrad/numpy/__init__.py with its namespace, fills the tables from
 NumPy's functions to their traced counterparts and installs everything on Tracer (so this module
