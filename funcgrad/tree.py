@@ -647,6 +647,38 @@ def reduce(
 # --------------------------------------------------------------------------- helpers
 
 
+def unknown_leaf_hint(x: Any) -> str:
+    """How to fix an object that reached a transformation as a leaf but is not an array or a
+    number: for error messages (registering its class, or passing it as static).
+
+    >>> @dataclasses.dataclass
+    ... class Params:
+    ...     w: Any
+    >>> unknown_leaf_hint(Params(1.0)).split(";")[0]
+    'Params is a dataclass that is not registered as a pytree node, so it is one opaque leaf'
+    """
+    t = _type(x)
+    name = t.__qualname__
+    if dataclasses.is_dataclass(t):
+        return (f"{name} is a dataclass that is not registered as a pytree node, so it is one "
+                f"opaque leaf; decorate its class with @funcgrad.tree.register_dataclass to "
+                f"make its fields the leaves")
+    if x is None:
+        return "None is an empty pytree; pass an array where an array is expected"
+    if t in _registered:
+        return f"{name} is a registered pytree node"
+    if isinstance(x, (str, bytes)):
+        return (f"a {name} is configuration, not data: pass it as a static argument "
+                f"(fg.jit(f, static_argnums=...)) or close over it")
+    if callable(x):
+        return (f"{name} is a function: close over it, or pass it as a static argument "
+                f"(fg.jit(f, static_argnums=...))")
+    return (f"{name} is not a registered pytree node, so it is one opaque leaf; register its "
+            f"class with funcgrad.tree.register_node({name}, flatten_fn, unflatten_fn), pass "
+            f"its arrays in a tuple, list or dict, or pass it as a static argument")
+
+
+
 def _node_entry(x: Any, is_leaf: Callable[[Any], bool] | None):
     """One level of flattening: ``(entry, children)``; ``(None, ())`` for a leaf."""
     if is_leaf is not None and is_leaf(x):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -40,17 +41,130 @@ def _flatten_fun(fun: Callable, in_tree, store: list) -> Callable:
 
 
 def _argnums_tuple(argnums, nargs: int, name: str) -> tuple[int, ...]:
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    if not isinstance(argnums, int):
+        argnums = check_argnums(name, argnums)
+    nums = (argnums,) if isinstance(argnums, int) else argnums
     for i in nums:
-        if not isinstance(i, int) or not -nargs <= i < nargs:
-            raise ValueError(f"{name}: argnums={argnums!r} is out of range for a function "
-                             f"called with {nargs} positional argument(s)")
+        if not -nargs <= i < nargs:
+            raise ValueError(
+                f"{name}: argnums={argnums!r} is out of range for a function called with "
+                f"{nargs} positional argument(s); argnums counts the function's positional "
+                f"arguments from 0 (did you mean {name}(f)(x) rather than {name}(f, x)?)")
     return tuple(i % nargs for i in nums)
+
+
+def check_argnums(name: str, argnums) -> tuple[int, ...] | int:
+    """`argnums` as given if it is an int or a sequence of ints; else a TypeError that says
+    what was received and how to fix it (`grad(f, x)` instead of `grad(f)(x)` comes here).
+
+    >>> check_argnums("grad", (0, 1))
+    (0, 1)
+    """
+    if isinstance(argnums, int) and not isinstance(argnums, bool):
+        return argnums
+    if isinstance(argnums, (tuple, list)) and all(
+            isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in argnums):
+        return tuple(int(i) for i in argnums)
+    if isinstance(argnums, np.integer):
+        return int(argnums)
+    raise TypeError(
+        f"{name}: argnums must be an int or a tuple of ints (which positional arguments to "
+        f"differentiate), but got {describe_value(argnums)}. To differentiate f at x, call "
+        f"the function that {name} returns: {name}(f)(x), not {name}(f, x)")
+
+
+def describe_value(x) -> str:
+    """A short description of a value for error messages: type, shape and dtype.
+
+    >>> describe_value((np.zeros(3), 1.0))
+    'a tuple of 2 values (f64[3], float)'
+    """
+    if isinstance(x, (np.ndarray, Tracer)):
+        kind = "a traced array" if isinstance(x, Tracer) else "an array"
+        return f"{kind} {type_of(x).short()}"
+    if x is None:
+        return "None"
+    if isinstance(x, (tuple, list)):
+        items = ", ".join(_short_value(v) for v in x[:6]) + (", ..." if len(x) > 6 else "")
+        return f"a {type(x).__name__} of {len(x)} values ({items})"
+    if isinstance(x, dict):
+        return f"a dict with keys {list(x)[:8]}"
+    if callable(x):
+        return f"the function {getattr(x, '__qualname__', type(x).__name__)}"
+    if isinstance(x, np.generic):
+        return f"a NumPy scalar {type_of(x).short()}"
+    if isinstance(x, (bool, int, float, complex)):
+        return f"a {type(x).__name__} ({x!r})"
+    return f"an object of type {type(x).__qualname__}"
+
+
+def _short_value(v) -> str:
+    if isinstance(v, (np.ndarray, Tracer, np.generic)):
+        return type_of(v).short()
+    if v is None:
+        return "None"
+    if isinstance(v, (tuple, list, dict)):
+        return f"{type(v).__name__} of {len(v)}"
+    return type(v).__name__
+
+
+def _fun_name(fun) -> str:
+    """'loss' for a named function; 'the lambda at file.py:12' for a lambda."""
+    name = getattr(fun, "__name__", None) or type(fun).__name__
+    code = getattr(fun, "__code__", None)
+    if name == "<lambda>" and code is not None:
+        return f"the lambda at {os.path.basename(code.co_filename)}:{code.co_firstlineno}"
+    return name
+
+
+def _check_fun(name: str, fun) -> None:
+    if not callable(fun):
+        raise TypeError(
+            f"{name} expects a function to transform, but got {describe_value(fun)}. Pass the "
+            f"function itself and call the result: {name}(loss)(w), not {name}(loss(w))")
+
+
+def _check_output(name: str, fun, out, has_aux: bool) -> None:
+    """Called when `fun` returned something other than an array: a tuple (forgotten has_aux),
+    None (forgotten return) or another pytree get errors that say so."""
+    fname = _fun_name(fun)
+    if out is None:
+        raise TypeError(
+            f"{name} requires the function to return a scalar array, but {fname} returned "
+            f"None: does it lack a `return` statement?")
+    if has_aux:
+        return
+    if isinstance(out, (tuple, list)):
+        raise TypeError(
+            f"{name} requires a scalar output, but {fname} returned {describe_value(out)}. If "
+            f"the first value is the one to differentiate and the others are auxiliary data "
+            f"(metrics, state), use {name}(f, has_aux=True), which gives "
+            f"{'((value, aux), gradient)' if name == 'value_and_grad' else '(gradient, aux)'}; "
+            f"for the derivatives of several outputs use fg.jacrev or fg.vjp")
+    if isinstance(out, dict) or tree.structure(out).num_nodes > 1:
+        raise TypeError(
+            f"{name} requires a scalar output, but {fname} returned {describe_value(out)} "
+            f"({tree.structure(out)}); return one scalar (put the rest in aux with "
+            f"has_aux=True), or use fg.jacrev or fg.vjp for several outputs")
+
+
+def _leaf_error(name: str, i: int, path: str, leaf) -> TypeError:
+    """The error for an argument leaf that is not an array or number."""
+    return TypeError(
+        f"{name}: argument {i}{path} is {describe_value(leaf)}, which is not an array or a "
+        f"number, so it cannot be differentiated (leave it out of argnums if it is not a "
+        f"parameter). {tree.unknown_leaf_hint(leaf)}")
 
 
 def _check_float_args(name: str, diff_args, argnums) -> None:
     for i, arg in zip(argnums, diff_args):
+        if arg is None:
+            raise TypeError(
+                f"{name}: argument {i} is None, so there is nothing to differentiate; pass an "
+                f"array (e.g. np.zeros(3)) or pick the arguments to differentiate with argnums")
         for path, leaf in tree.flatten_with_paths(arg):
+            if not isinstance(leaf, (np.ndarray, Tracer, bool, int, float, complex, np.generic)):
+                raise _leaf_error(name, i, path, leaf)
             dt = type_of(as_value(leaf)).dtype
             if not is_float(dt):
                 raise TypeError(
@@ -68,7 +182,7 @@ def _partial_argnums(fun, args, kwargs, argnums):
     return f
 
 
-def vjp(fun: Callable, *primals, has_aux: bool = False):
+def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     """Reverse mode: `(out, vjp_fn)`; `vjp_fn(cotangent)` gives one cotangent per primal.
 
     >>> import funcgrad as fg, numpy as np
@@ -112,7 +226,7 @@ def as_value_tree(x):
     return tree.map(as_value, x)
 
 
-def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False,
+def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
                    holomorphic: bool = False) -> Callable:
     """A function returning `(fun(*args), grad)`; with has_aux, `((value, aux), grad)`.
 
@@ -126,15 +240,32 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False,
     >>> fg.value_and_grad(lambda z: z ** 2, holomorphic=True)(np.array(1.0 + 1.0j))
     (array(0.+2.j), array(2.+2.j))
     """
+    return _value_and_grad(fun, argnums, has_aux, holomorphic, "value_and_grad")
+
+
+def _value_and_grad(fun: Callable, argnums, has_aux: bool, holomorphic: bool,
+                    name: str) -> Callable:
+    # Checks of the transformation's own arguments run once, here; per call, the argument and
+    # output checks run only on the slow path (a value that is not a float array).
+    _check_fun(name, fun)
+    argnums = check_argnums(name, argnums)
+
     @functools.wraps(fun)
     def wrapped(*args, **kwargs):
-        nums = _argnums_tuple(argnums, len(args), "grad")
-        flat, in_tree = tree.flatten(tuple(args[i] for i in nums))
-        flat = [as_value(x) for x in flat]
-        if holomorphic:
-            _check_complex_args("grad", tree.unflatten(in_tree, flat), nums)
-        elif not all(is_float(x.dtype) for x in flat):
-            _check_float_args("grad", tree.unflatten(in_tree, flat), nums)
+        nums = _argnums_tuple(argnums, len(args), name)
+        flat0, in_tree = tree.flatten(tuple(args[i] for i in nums))
+        try:
+            flat = [as_value(x) for x in flat0]
+        except TypeError:
+            flat = None
+        if holomorphic or flat is None or len(flat) < len(nums) or \
+                not all(is_float(x.dtype) for x in flat):
+            if holomorphic and flat is not None:
+                _check_complex_args(name, tree.unflatten(in_tree, flat), nums)
+            else:
+                _check_float_args(name, tree.unflatten(in_tree, flat0), nums)
+            if flat is None:
+                flat = [as_value(x) for x in flat0]
         aux_store: list = []
 
         def flat_fun(*flat_diff):
@@ -142,13 +273,15 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False,
             for i, d in zip(nums, tree.unflatten(in_tree, flat_diff)):
                 full[i] = d
             out = fun(*full, **kwargs)
+            if type(out) is not np.ndarray and not isinstance(out, Tracer):
+                _check_output(name, fun, out, has_aux)
             if has_aux:
-                out = _split_aux(out, aux_store)
+                out = _split_aux(out, aux_store, name)
             return [out]
 
-        (out,), flat_vjp = vjp_flat(flat_fun, flat, "grad")
+        (out,), flat_vjp = vjp_flat(flat_fun, flat, name)
         out = as_output(out) if not isinstance(out, (tuple, list, dict)) else out
-        _check_scalar_output("grad", out, holomorphic)
+        _check_scalar_output(name, out, holomorphic)
         seed = _ones_like(out) if isinstance(out, Tracer) else np.ones((), out.dtype)
         cts = flat_vjp([seed])
         cts = [as_output(zeros(type_of(x).strong())) if c is None else as_output(c)
@@ -159,11 +292,13 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False,
     return wrapped
 
 
-def _split_aux(out, aux_store: list):
+def _split_aux(out, aux_store: list, name: str = "vjp"):
     """(value, aux) -> value; aux is kept with its primal values (it has no derivative)."""
     if not (isinstance(out, (tuple, list)) and len(out) == 2):
-        raise TypeError(f"has_aux=True requires the function to return a pair "
-                        f"(output, aux), got {type(out).__name__}{where()}")
+        raise TypeError(
+            f"{name} with has_aux=True requires the function to return a pair (output, aux), "
+            f"but it returned {describe_value(out)}{where()}; put the auxiliary values in one "
+            f"container: return loss, (metric1, metric2)")
     jt = current_trace()
     aux_store.append(tree.map(lambda a: a.primal if isinstance(a, Tracer) and a._trace is jt
                               and hasattr(a, "primal") else a, out[1]))
@@ -212,7 +347,7 @@ def _check_complex_args(name: str, diff_args, argnums) -> None:
                     f"{path} has dtype {dt}; pass it as complex (x.astype(complex)){where()}")
 
 
-def grad(fun: Callable, argnums=0, has_aux: bool = False,
+def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
          holomorphic: bool = False) -> Callable:
     """The gradient of a scalar function, shaped and typed like the arguments in `argnums`.
 
@@ -230,7 +365,7 @@ def grad(fun: Callable, argnums=0, has_aux: bool = False,
     >>> fg.grad(lambda x, y: x * y, argnums=(0, 1))(2.0, 3.0)
     (array(3.), array(2.))
     """
-    vg = value_and_grad(fun, argnums, has_aux, holomorphic)
+    vg = _value_and_grad(fun, argnums, has_aux, holomorphic, "grad")
 
     @functools.wraps(fun)
     def wrapped(*args, **kwargs):
@@ -239,7 +374,7 @@ def grad(fun: Callable, argnums=0, has_aux: bool = False,
     return wrapped
 
 
-def jvp(fun: Callable, primals: Sequence, tangents: Sequence):
+def jvp(fun: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
     """Forward mode: `(fun(*primals), J @ tangents)`.
 
     >>> import funcgrad as fg, funcgrad.numpy as fnp
@@ -268,7 +403,7 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence):
             tree.unflatten(store[0], [as_output(t) for t in out_t]))
 
 
-def linearize(fun: Callable, *primals):
+def linearize(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
     """`(out, f_jvp)` where f_jvp(*tangents) is the linear map at `primals` (evaluated once).
 
     >>> import funcgrad as fg, funcgrad.numpy as fnp
@@ -332,7 +467,7 @@ def stop_gradient(x: Any) -> Any:
     return tree.map(lambda v: stop_gradient_p.bind(as_value(v)), x)
 
 
-def make_graph(fun: Callable, static_argnums=()) -> Callable:
+def make_graph(fun: Callable, static_argnums: int | Sequence[int] = ()) -> Callable:
     """Trace `fun` abstractly for the given arguments and return its Graph.
 
     >>> import funcgrad as fg, numpy as np
