@@ -15,7 +15,17 @@ class ConcretizationError(TypeError):
 
 
 class UnexpectedTracerError(RuntimeError):
-    """A traced value escaped the transformation that made it and was used after it ended."""
+    """A traced value escaped the transformation that made it and was used after it ended.
+
+    >>> import funcgrad as fg
+    >>> leaked = []
+    >>> _ = fg.grad(lambda x: leaked.append(x) or x * 2.0)(1.0)   # keeps a traced value
+    >>> try:
+    ...     fg.jit(lambda y: y + leaked[0])(1.0)
+    ... except fg.errors.UnexpectedTracerError:
+    ...     print("UnexpectedTracerError")
+    UnexpectedTracerError
+    """
 
 
 __all__ = ["ConcretizationError", "UnexpectedTracerError"]

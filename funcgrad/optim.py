@@ -30,10 +30,11 @@ State = Any    # a pytree of arrays
 
 Schedule = Callable[[Any], Any]   # step count (an int array, maybe traced) -> learning rate
 
-__all__ = ["Optimizer", "sgd", "momentum", "adam", "adamw", "clip_by_global_norm", "chain",
+__all__ = ["Optimizer", "sgd", "momentum", "adam", "adamw", "add_decayed_weights",
+           "clip_by_global_norm", "chain",
            "scale_by_schedule", "apply_updates", "global_norm", "constant", "exponential_decay",
            "cosine_decay", "warmup_cosine_decay", "piecewise_constant", "EmptyState",
-           "TraceState", "AdamState", "CountState"]
+           "TraceState", "AdamState", "CountState", "LRSchedule"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,17 +53,29 @@ class Optimizer:
 
 
 class EmptyState(NamedTuple):
-    """The state of a stateless transformation (a pytree with no leaves)."""
+    """The state of a stateless transformation (a pytree with no leaves).
+
+    >>> sgd(lr=0.1).init({"w": np.zeros(2)})
+    EmptyState()
+    """
 
 
 class TraceState(NamedTuple):
-    """Momentum's velocity, one array per parameter."""
+    """Momentum's velocity, one array per parameter.
+
+    >>> momentum(lr=0.1).init({"w": np.zeros(2)})
+    TraceState(trace={'w': array([0., 0.])})
+    """
 
     trace: Params
 
 
 class AdamState(NamedTuple):
-    """Adam's step count (an int32 array, for bias correction) and moment estimates."""
+    """Adam's step count (an int32 array, for bias correction) and moment estimates.
+
+    >>> adam().init(np.zeros(2))
+    AdamState(count=array(0, dtype=int32), mu=array([0., 0.]), nu=array([0., 0.]))
+    """
 
     count: Any
     mu: Params
@@ -70,7 +83,11 @@ class AdamState(NamedTuple):
 
 
 class CountState(NamedTuple):
-    """The step count of a schedule (an int32 array: the number of updates made so far)."""
+    """The step count of a schedule (an int32 array: the number of updates made so far).
+
+    >>> scale_by_schedule(constant(0.1)).init(np.zeros(2))
+    CountState(count=array(0, dtype=int32))
+    """
 
     count: Any
 
@@ -141,9 +158,87 @@ def chain(*transforms: Optimizer) -> Optimizer:
 
 def _number(value, what: str) -> float:
     if callable(value) or isinstance(value, (str, bytes)):
-        raise TypeError(f"{what} must be a number, got {type(value).__name__} {value!r}; "
-                        f"learning-rate schedules are accepted as `lr` only")
+        got = (f"the learning-rate schedule {value!r}" if isinstance(value, LRSchedule)
+               else f"{type(value).__name__} {value!r}")
+        raise TypeError(f"{what} must be a number, got {got}; learning-rate schedules are "
+                        f"accepted as `lr` only (by every optimiser, and by "
+                        f"scale_by_schedule). Pass a number here (a schedule's value at step n "
+                        f"is schedule(n))")
     return float(value)
+
+
+class LRSchedule:
+    """A learning-rate schedule: call it with the step count to get the rate. Every
+    optimiser accepts one as `lr`; using the schedule itself as a number (`lr * g`,
+    `float(lr)`, `np.asarray(lr)`) raises a TypeError that says to call it.
+
+    >>> s = exponential_decay(0.1, transition_steps=100, decay_rate=0.5)
+    >>> s
+    exponential_decay(init_value=0.1, transition_steps=100, decay_rate=0.5)
+    >>> float(s(np.asarray(100)))
+    0.05
+    >>> s * 2.0          # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    TypeError: a learning-rate schedule, ... was used as a number (in *); a schedule is a ...
+    """
+
+    __slots__ = ("_fn", "_text")
+    __array_ufunc__ = None   # NumPy arrays defer to the operators below (which explain)
+
+    def __init__(self, fn: Callable[[Any], Any], text: str):
+        self._fn, self._text = fn, text
+
+    def __call__(self, count):
+        return self._fn(count)
+
+    def __repr__(self) -> str:
+        return self._text
+
+    def _misuse(self, op: str):
+        raise TypeError(
+            f"a learning-rate schedule, {self._text}, was used as a number (in {op}); a "
+            f"schedule is a function of the step count: use its value schedule(step), or pass "
+            f"the schedule as `lr` to an optimiser (sgd, momentum, adam, adamw), which calls "
+            f"it once per update")
+
+    @property
+    def aval(self):
+        # funcgrad asks every operand of a traced operation for its type: explain, not fail
+        self._misuse("an operation on a traced array")
+
+    def __array__(self, dtype=None, copy=None):
+        self._misuse("np.asarray")
+
+    def __float__(self):
+        self._misuse("float()")
+
+    def __int__(self):
+        self._misuse("int()")
+
+    def __format__(self, spec):
+        if spec:
+            self._misuse(f"a format string ':{spec}'")
+        return self._text
+
+    def __neg__(self):
+        self._misuse("-")
+
+
+def _binary_misuse(op: str):
+    def method(self, other):
+        self._misuse(op)
+    return method
+
+
+for _name, _op in [("mul", "*"), ("truediv", "/"), ("add", "+"), ("sub", "-"), ("pow", "**"),
+                   ("matmul", "@")]:
+    setattr(LRSchedule, f"__{_name}__", _binary_misuse(_op))
+    setattr(LRSchedule, f"__r{_name}__", _binary_misuse(_op))
+
+
+def _schedule(fn: Callable[[Any], Any], name: str, **params) -> LRSchedule:
+    shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
+    return LRSchedule(fn, f"{name}({shown})")
 
 
 def constant(value: float) -> Schedule:
@@ -153,7 +248,8 @@ def constant(value: float) -> Schedule:
     0.1
     """
     value = _number(value, "constant: value")
-    return lambda count: fnp.full_like(fnp.asarray(count, np.float64), value)
+    return _schedule(lambda count: fnp.full_like(fnp.asarray(count, np.float64), value),
+                     "constant", value=value)
 
 
 def exponential_decay(init_value: float, transition_steps: int, decay_rate: float,
@@ -181,7 +277,11 @@ def exponential_decay(init_value: float, transition_steps: int, decay_rate: floa
             bound = fnp.maximum if decay_rate < 1.0 else fnp.minimum
             value = bound(value, end_value)
         return value
-    return schedule
+    extra = dict(transition_begin=transition_begin) if transition_begin else {}
+    extra.update(dict(staircase=True) if staircase else {})
+    extra.update(dict(end_value=end_value) if end_value is not None else {})
+    return _schedule(schedule, "exponential_decay", init_value=init_value,
+                     transition_steps=transition_steps, decay_rate=decay_rate, **extra)
 
 
 def cosine_decay(init_value: float, decay_steps: int, alpha: float = 0.0) -> Schedule:
@@ -198,7 +298,8 @@ def cosine_decay(init_value: float, decay_steps: int, alpha: float = 0.0) -> Sch
     def schedule(count):
         t = fnp.minimum(fnp.asarray(count, np.float64), decay_steps) / decay_steps
         return init_value * ((1.0 - alpha) * 0.5 * (1.0 + fnp.cos(np.pi * t)) + alpha)
-    return schedule
+    return _schedule(schedule, "cosine_decay", init_value=init_value, decay_steps=decay_steps,
+                     alpha=alpha)
 
 
 def warmup_cosine_decay(init_value: float, peak_value: float, warmup_steps: int,
@@ -223,7 +324,8 @@ def warmup_cosine_decay(init_value: float, peak_value: float, warmup_steps: int,
         t = fnp.clip(c - warmup_steps, 0.0, span) / span
         cool = end_value + (peak - end_value) * 0.5 * (1.0 + fnp.cos(np.pi * t))
         return fnp.where(c < warmup_steps, warm, cool)
-    return schedule
+    return _schedule(schedule, "warmup_cosine_decay", init_value=init_value, peak_value=peak,
+                     warmup_steps=warmup_steps, decay_steps=decay_steps, end_value=end_value)
 
 
 def piecewise_constant(init_value: float, boundaries_and_scales: dict | None = None) -> Schedule:
@@ -243,7 +345,8 @@ def piecewise_constant(init_value: float, boundaries_and_scales: dict | None = N
         for boundary, scale in pairs:
             value = fnp.where(c >= boundary, value * scale, value)
         return value
-    return schedule
+    return _schedule(schedule, "piecewise_constant", init_value=init_value,
+                     boundaries_and_scales=dict(pairs))
 
 
 def scale_by_schedule(schedule: Schedule) -> Optimizer:
@@ -373,7 +476,30 @@ def _adam_core(lr: float, b1: float, b2: float, eps: float, weight_decay: float,
     return Optimizer(init, update)
 
 
-def _decay_mask(mask, params) -> Any:
+def add_decayed_weights(weight_decay: float, mask=None) -> Optimizer:
+    """updates + weight_decay * params: L2-style weight decay as a step of `chain` (optax's
+    `add_decayed_weights`); `mask` (a pytree of bools like the parameters, or a function of
+    them giving one) says which parameters decay. `update` needs `params`.
+
+    >>> opt = chain(add_decayed_weights(0.5, mask={"w": True, "b": False}), sgd(lr=1.0))
+    >>> ps = {"w": np.array([2.0]), "b": np.array([2.0])}
+    >>> opt.update({"w": np.ones(1), "b": np.ones(1)}, opt.init(ps), ps)[0]
+    {'b': array([-1.]), 'w': array([-2.])}
+    """
+    wd = _number(weight_decay, "add_decayed_weights: weight_decay")
+
+    def update(grads, state, params=None):
+        if params is None:
+            raise ValueError("add_decayed_weights: update(grads, state, params) needs params "
+                             "for weight decay")
+        decays = _decay_mask(mask, params, "add_decayed_weights")
+        return (tree.map(lambda g, p, d: _cast(g + wd * p, g) if d else g, grads, params,
+                         decays), state)
+
+    return Optimizer(lambda params: EmptyState(), update)
+
+
+def _decay_mask(mask, params, name: str = "adamw") -> Any:
     """A pytree of bools shaped like params: which parameters weight decay applies to."""
     if mask is None:
         return tree.map(lambda p: True, params)
@@ -381,7 +507,7 @@ def _decay_mask(mask, params) -> Any:
     try:
         return tree.map(lambda p, m: bool(m), params, chosen)
     except ValueError as err:
-        raise ValueError(f"adamw: the weight-decay mask must have the structure of the "
+        raise ValueError(f"{name}: the weight-decay mask must have the structure of the "
                          f"parameters (a pytree of bools): {err}") from None
 
 
