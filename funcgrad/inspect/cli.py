@@ -12,6 +12,8 @@ import inspect as _pyinspect
 import os
 import re
 import sys
+import sysconfig
+import traceback
 from collections.abc import Callable
 
 import numpy as np
@@ -31,6 +33,8 @@ _SPEC = re.compile(r"^([a-z]+[0-9]*)\[([0-9,\s]*)\]$")
 EXAMPLES = """examples:
   python -m funcgrad inspect mymodel:loss --args 'f64[3],f64[],f64[100,3],f64[100]'
   python -m funcgrad inspect mymodel:loss --args 'f64[3],f64[],f64[100,3],f64[100]' --grad
+  python -m funcgrad inspect mymodel:loss --args 'f64[3],f64[],f64[100,3],f64[100]' \
+      --argnums 0,1
   python -m funcgrad inspect path/to/file.py:f --args 'f32[5,3]' --format html -o f.html
 
 argument specs: DTYPE[SHAPE] separated by commas, DTYPE one of f16 f32 f64 i32 i64 bool;
@@ -153,7 +157,10 @@ def make_parser() -> argparse.ArgumentParser:
     sub.add_argument("--args", default="", metavar="SPECS",
                      help="argument types, e.g. 'f64[100,3],f64[]' (see below)")
     sub.add_argument("--grad", action="store_true",
-                     help="show the gradient graph, with respect to argument 0")
+                     help="show the gradient graph, with respect to argument 0 (or --argnums)")
+    sub.add_argument("--argnums", metavar="I[,J...]", default=None,
+                     help="the arguments to differentiate, counted from 0, e.g. 0 or 0,1 "
+                          "(implies --grad)")
     sub.add_argument("--jit", action="store_true",
                      help="show the graph fg.jit compiles (after its passes)")
     sub.add_argument("--format", choices=FORMATS, default="text",
@@ -164,9 +171,17 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def build_graph(fun: Callable, args: list, grad: bool = False, jit: bool = False):
-    """The Graph that `inspect` shows: of `fun`, `grad(fun)`, or what `jit` compiles."""
-    target = fg.grad(fun) if grad else fun
+def build_graph(fun: Callable, args: list, grad: bool = False, jit: bool = False,
+                argnums: int | tuple[int, ...] = 0):
+    """The Graph that `inspect` shows: of `fun`, `grad(fun, argnums)`, or what `jit` compiles.
+
+    >>> import funcgrad.numpy as fnp
+    >>> g = build_graph(lambda x, y: fnp.sum(x * y), [np.ones(2), np.ones(2)], grad=True,
+    ...                 argnums=(0, 1))
+    >>> len(g.outvars)
+    2
+    """
+    target = fg.grad(fun, argnums=argnums) if grad else fun
     if jit:
         jitted = fg.jit(target)
         lower = getattr(jitted, "lower", None)
@@ -175,6 +190,27 @@ def build_graph(fun: Callable, args: list, grad: bool = False, jit: bool = False
                                "funcgrad does not provide")
         return lower(*args).graph
     return fg.make_graph(target)(*args)
+
+
+def parse_argnums(text: str, nargs: int) -> int | tuple[int, ...]:
+    """Parse --argnums: '1' -> 1 (one gradient), '0,1' -> (0, 1) (a tuple of gradients).
+
+    >>> parse_argnums("1", 2), parse_argnums("0, 1", 2)
+    (1, (0, 1))
+    """
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        nums = [int(p) for p in parts]
+    except ValueError:
+        raise UsageError(f"bad --argnums {text!r}: expected argument positions counted from "
+                         f"0, separated by commas, like 0 or 0,1") from None
+    for i in nums:
+        if not 0 <= i < nargs:
+            raise UsageError(f"--argnums {text!r}: argument {i} does not exist; --args gives "
+                             f"{nargs} argument(s), numbered 0 to {nargs - 1}")
+    if len(set(nums)) != len(nums):
+        raise UsageError(f"--argnums {text!r} names an argument twice")
+    return nums[0] if len(nums) == 1 and "," not in text else tuple(nums)
 
 
 def _summary_line(graph) -> str:
@@ -195,12 +231,15 @@ def run_inspect(ns: argparse.Namespace) -> tuple[str | bytes, str]:
                          f"--args: {e}") from None
     except ValueError:
         pass                                  # no signature (a builtin): just try it
-    if ns.grad and not specs:
+    grad = ns.grad or ns.argnums is not None
+    argnums = 0 if ns.argnums is None else parse_argnums(ns.argnums, len(specs))
+    if grad and not specs:
         raise UsageError("--grad differentiates with respect to argument 0; give it in --args")
     args = random_args(specs, ns.seed)
-    graph = build_graph(fun, args, ns.grad, ns.jit)
-    title = (f"{'grad of ' if ns.grad else ''}{'jit of ' if ns.jit else ''}{ns.target}"
-             f"({', '.join(_short(s) for s in specs)})")
+    graph = build_graph(fun, args, grad, ns.jit, argnums)
+    wrt = "" if ns.argnums is None else f" wrt argument(s) {ns.argnums.replace(' ', '')}"
+    title = (f"{'grad of ' if grad else ''}{'jit of ' if ns.jit else ''}{ns.target}"
+             f"({', '.join(_short(s) for s in specs)}){wrt}")
     if ns.format == "text":
         return f"# {title}\n{graph.pretty(source=True)}\n{_summary_line(graph)}\n", title
     if ns.format == "dot":
@@ -213,6 +252,35 @@ def run_inspect(ns: argparse.Namespace) -> tuple[str | bytes, str]:
 def _short(spec) -> str:
     shape, dtype = spec
     return f"{dtype_short(dtype)}[{','.join(map(str, shape))}]"
+
+
+def user_traceback(err: BaseException) -> str:
+    """The frames of `err`'s traceback in the user's code (not funcgrad's, NumPy's or the
+    standard library's), innermost last, as Python prints them: where the mistake is.
+
+    >>> try:
+    ...     fg.grad(lambda x: x / "a")(1.0)
+    ... except TypeError as e:
+    ...     print(user_traceback(e).splitlines()[0])   # doctest: +ELLIPSIS
+    the error was raised in your code at (innermost last):
+    """
+    frames = [f for f in traceback.extract_tb(err.__traceback__)
+              if not _is_library_file(f.filename)]
+    if not frames:
+        return ""
+    lines = ["the error was raised in your code at (innermost last):\n"]
+    lines += traceback.format_list(frames[-5:])
+    return "".join(lines)
+
+
+_LIBRARY_DIRS = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep for m in (fg, np))
+_STDLIB_DIR = os.path.abspath(sysconfig.get_paths()["stdlib"]) + os.sep
+
+
+def _is_library_file(filename: str) -> bool:
+    path = os.path.abspath(filename)
+    return (path.startswith(_LIBRARY_DIRS) or filename.startswith(("<frozen", "<funcgrad"))
+            or (path.startswith(_STDLIB_DIR) and "-packages" + os.sep not in path))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -233,6 +301,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as e:
         print(f"python -m funcgrad inspect: {type(e).__name__}: {e}", file=sys.stderr)
+        where = user_traceback(e)
+        if where:
+            print(where, file=sys.stderr, end="")
         return 1
     if ns.output:
         mode = "wb" if isinstance(out, bytes) else "w"
