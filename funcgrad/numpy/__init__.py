@@ -8,7 +8,7 @@ module imports only modules listed above it, and none imports this package):
     _queries.py      shape, ndim, size, iscomplexobj, isrealobj; nonzero, flatnonzero, argwhere,
                      allclose, array_equal (these need concrete values)
     _creation.py     dtypes and constants; array, asarray, full, zeros_like, ones_like, full_like,
-                     copy, result_type; NumPy's own zeros, ones, arange, linspace, eye, ...
+                     copy, result_type; NumPy's own zeros, ones, arange, eye, ...
     _elementwise.py  the ufuncs that bind one primitive (exp, sin, add, less, logical_and, ...),
                      power, square, reciprocal, where, select, clip, astype, real, imag, conjugate,
                      stop_gradient, the bitwise functions on booleans
@@ -26,7 +26,8 @@ module imports only modules listed above it, and none imports this package):
     _arrays.py       r_, c_, h/v/dsplit, rot90, block, delete, insert, unique, set operations, ...
     _einsum.py       einsum's planning: diagonals, sums, a greedy chain of dot_generals
     _products.py     matmul, dot, vdot, vecdot, inner, outer, kron, cross, tensordot, einsum
-    _polynomial.py   polyval and the poly* family, convolve, correlate
+    _polynomial.py   polyval and the poly* family, vander, roots, poly, convolve, correlate
+    _at.py           at(x)[idx].set(v) ...: functional updates of traced and plain arrays alike
     linalg.py        funcgrad.numpy.linalg: norms and the array-API products
     fft.py           funcgrad.numpy.fft: np.fft's transforms, shifts and frequencies
     _dispatch.py     Tracer's operators and methods, __array_ufunc__ and __array_function__
@@ -41,6 +42,7 @@ from __future__ import annotations
 
 from . import (
     _arrays,
+    _at,
     _creation,
     _dispatch,
     _elementwise,
@@ -57,6 +59,7 @@ from . import (
     linalg,
 )
 from ._arrays import *
+from ._at import *
 from ._creation import *
 from ._elementwise import *
 from ._indexing import *
@@ -73,6 +76,6 @@ from ._statistics import *
 __all__ = [*_queries.__all__, *_creation.__all__, *_elementwise.__all__, *_math.__all__,
            *_shapes.__all__, *_reductions.__all__, *_sorting.__all__, *_indexing.__all__,
            *_products.__all__, *_statistics.__all__, *_arrays.__all__, *_polynomial.__all__,
-           "fft", "linalg"]
+           *_at.__all__, "fft", "linalg"]
 
 _dispatch.install(globals(), vars(linalg), vars(fft))

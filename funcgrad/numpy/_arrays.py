@@ -956,10 +956,10 @@ def sort_complex(a):
 
 # ---------------------------------------------------------------- unique and set operations
 
-UniqueAllResult = collections.namedtuple(
+_UniqueAllResult = collections.namedtuple(
     "UniqueAllResult", ["values", "indices", "inverse_indices", "counts"])
-UniqueCountsResult = collections.namedtuple("UniqueCountsResult", ["values", "counts"])
-UniqueInverseResult = collections.namedtuple("UniqueInverseResult",
+_UniqueCountsResult = collections.namedtuple("UniqueCountsResult", ["values", "counts"])
+_UniqueInverseResult = collections.namedtuple("UniqueInverseResult",
                                              ["values", "inverse_indices"])
 
 
@@ -1036,7 +1036,7 @@ def unique_counts(x):
     >>> unique_counts(_np.array([2.0, 1.0, 2.0])).counts
     array([1, 2])
     """
-    return UniqueCountsResult(*unique(x, return_counts=True))
+    return _UniqueCountsResult(*unique(x, return_counts=True))
 
 
 def unique_inverse(x):
@@ -1046,7 +1046,7 @@ def unique_inverse(x):
     array([1, 0, 1])
     """
     values, inverse = unique(x, return_inverse=True)
-    return UniqueInverseResult(values, _np.reshape(inverse, _shape(x)))
+    return _UniqueInverseResult(values, _np.reshape(inverse, _shape(x)))
 
 
 def unique_all(x):
@@ -1057,7 +1057,7 @@ def unique_all(x):
     """
     values, index, inverse, counts = unique(x, return_index=True, return_inverse=True,
                                             return_counts=True)
-    return UniqueAllResult(values, index, _np.reshape(inverse, _shape(x)), counts)
+    return _UniqueAllResult(values, index, _np.reshape(inverse, _shape(x)), counts)
 
 
 def isin(element, test_elements, assume_unique=False, invert=False, *, kind=None):
