@@ -14,15 +14,22 @@ from ._queries import shape as shape
 from ._queries import size as size
 from ._creation import arange as arange
 from ._creation import array as array
+from ._creation import asanyarray as asanyarray
 from ._creation import asarray as asarray
+from ._creation import ascontiguousarray as ascontiguousarray
+from ._creation import asfortranarray as asfortranarray
+from ._creation import bartlett as bartlett
+from ._creation import blackman as blackman
 from ._creation import bool_ as bool_
 from ._creation import can_cast as can_cast
+from ._creation import common_type as common_type
 from ._creation import complex128 as complex128
 from ._creation import complex64 as complex64
 from ._creation import complexfloating as complexfloating
 from ._creation import copy as copy
 from ._creation import dtype as dtype
 from ._creation import e as e
+from ._creation import einsum_path as einsum_path
 from ._creation import empty as empty
 from ._creation import empty_like as empty_like
 from ._creation import euler_gamma as euler_gamma
@@ -35,6 +42,8 @@ from ._creation import floating as floating
 from ._creation import full as full
 from ._creation import full_like as full_like
 from ._creation import generic as generic
+from ._creation import hamming as hamming
+from ._creation import hanning as hanning
 from ._creation import identity as identity
 from ._creation import iinfo as iinfo
 from ._creation import inexact as inexact
@@ -46,6 +55,8 @@ from ._creation import int8 as int8
 from ._creation import integer as integer
 from ._creation import isdtype as isdtype
 from ._creation import issubdtype as issubdtype
+from ._creation import kaiser as kaiser
+from ._creation import min_scalar_type as min_scalar_type
 from ._creation import nan as nan
 from ._creation import ndarray as ndarray
 from ._creation import newaxis as newaxis
@@ -267,7 +278,9 @@ from ._statistics import ediff1d as ediff1d
 from ._statistics import geomspace as geomspace
 from ._statistics import gradient as gradient
 from ._statistics import histogram as histogram
+from ._statistics import histogram2d as histogram2d
 from ._statistics import histogram_bin_edges as histogram_bin_edges
+from ._statistics import histogramdd as histogramdd
 from ._statistics import interp as interp
 from ._statistics import linspace as linspace
 from ._statistics import logspace as logspace
@@ -306,6 +319,7 @@ from ._arrays import diagflat as diagflat
 from ._arrays import dsplit as dsplit
 from ._arrays import extract as extract
 from ._arrays import fill_diagonal as fill_diagonal
+from ._arrays import fromfunction as fromfunction
 from ._arrays import hsplit as hsplit
 from ._arrays import indices as indices
 from ._arrays import insert as insert
@@ -321,6 +335,7 @@ from ._arrays import mask_indices as mask_indices
 from ._arrays import matvec as matvec
 from ._arrays import may_share_memory as may_share_memory
 from ._arrays import partition as partition
+from ._arrays import piecewise as piecewise
 from ._arrays import place as place
 from ._arrays import put as put
 from ._arrays import put_along_axis as put_along_axis
@@ -397,7 +412,10 @@ __all__ = [
     'array_equal',
     'array_equiv',
     'array_split',
+    'asanyarray',
     'asarray',
+    'ascontiguousarray',
+    'asfortranarray',
     'asin',
     'asinh',
     'astype',
@@ -409,6 +427,7 @@ __all__ = [
     'atleast_2d',
     'atleast_3d',
     'average',
+    'bartlett',
     'bincount',
     'bitwise_and',
     'bitwise_count',
@@ -418,6 +437,7 @@ __all__ = [
     'bitwise_or',
     'bitwise_right_shift',
     'bitwise_xor',
+    'blackman',
     'block',
     'bool_',
     'broadcast_arrays',
@@ -430,6 +450,7 @@ __all__ = [
     'choose',
     'clip',
     'column_stack',
+    'common_type',
     'complex128',
     'complex64',
     'complexfloating',
@@ -472,6 +493,7 @@ __all__ = [
     'e',
     'ediff1d',
     'einsum',
+    'einsum_path',
     'empty',
     'empty_like',
     'equal',
@@ -502,6 +524,7 @@ __all__ = [
     'fmin',
     'fmod',
     'frexp',
+    'fromfunction',
     'full',
     'full_like',
     'gcd',
@@ -510,9 +533,13 @@ __all__ = [
     'gradient',
     'greater',
     'greater_equal',
+    'hamming',
+    'hanning',
     'heaviside',
     'histogram',
+    'histogram2d',
     'histogram_bin_edges',
+    'histogramdd',
     'hsplit',
     'hstack',
     'hypot',
@@ -549,6 +576,7 @@ __all__ = [
     'issubdtype',
     'iterable',
     'ix_',
+    'kaiser',
     'kron',
     'lcm',
     'ldexp',
@@ -581,6 +609,7 @@ __all__ = [
     'median',
     'meshgrid',
     'min',
+    'min_scalar_type',
     'minimum',
     'mod',
     'modf',
@@ -618,6 +647,7 @@ __all__ = [
     'percentile',
     'permute_dims',
     'pi',
+    'piecewise',
     'place',
     'poly',
     'polyadd',

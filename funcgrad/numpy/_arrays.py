@@ -31,6 +31,7 @@ from ._elementwise import (
     floor_divide,
     imag,
     less,
+    logical_not,
     multiply,
     not_equal,
     real,
@@ -849,6 +850,54 @@ def compress(condition, a, axis=None, out=None):
         raise IndexError(f"compress: condition has {c.size} entries but axis {ax} has size "
                          f"{_shape(a)[ax]}")
     return take(a, _np.flatnonzero(c), axis=ax)
+
+
+def piecewise(x, condlist, funclist, *args, **kw):
+    """np.piecewise, traced: where condition k holds, funclist[k] (a function of x, or a
+    value); one function more than conditions is the "otherwise" case; elsewhere 0. Later
+    conditions win where several hold, as in NumPy.
+
+    Each function is applied to the whole of x (NumPy applies it to x[cond]), so it must be
+    elementwise, as JAX's piecewise requires too; its values outside its condition are
+    selected away (a function that is inf or nan there still gives finite values, but its
+    derivative there can be nan: keep the functions finite on all of x, e.g. with
+    fnp.where on the input).
+
+    >>> piecewise(_np.array([-1.0, 0.5, 2.0]), [_np.array([True, False, False])],
+    ...           [lambda v: -v, lambda v: v * 10.0])
+    array([ 1.,  5., 20.])
+    """
+    x = asarray(x)
+    if isinstance(condlist, (bool, _np.bool_)) or (
+            not isinstance(condlist, (list, tuple)) and _ndim(condlist) == _ndim(x)) or (
+            isinstance(condlist, (list, tuple)) and condlist
+            and not isinstance(condlist[0], (list, tuple, _np.ndarray, Tracer))
+            and _ndim(x) != 0):
+        condlist = [condlist]
+    conds = [broadcast_to(asarray(c, dtype=bool), _shape(x)) for c in condlist]
+    n, n2 = len(funclist), len(conds)
+    if n == n2 + 1:
+        conds.append(logical_not(any(concatenate([expand_dims(c, 0) for c in conds]), axis=0))
+                     if conds else _np.ones(_shape(x), bool))
+    elif n != n2:
+        raise ValueError(f"piecewise: with {n2} condition(s), funclist must have {n2} or "
+                         f"{n2 + 1} entries, got {n}")
+    out = _np.zeros(_shape(x), _dtype(x))
+    for cond, f in zip(conds, funclist):
+        value = f(x, *args, **kw) if callable(f) else f
+        out = where(cond, astype(asarray(value), _dtype(x)), out)
+    return out
+
+
+def fromfunction(function, shape, *, dtype=float, like=None, **kwargs):
+    """np.fromfunction: `function` called once on the index grids (of `dtype`); what it
+    closes over may be traced.
+
+    >>> fromfunction(lambda i, j: i * 10 + j, (2, 3), dtype=int)
+    array([[ 0,  1,  2],
+           [10, 11, 12]])
+    """
+    return function(*_np.indices(shape, dtype=dtype), **kwargs)
 
 
 def choose(a, choices, out=None, mode="raise"):

@@ -25,7 +25,8 @@ _NUMPY_NAMES = [
     "iinfo", "zeros", "ones", "empty", "eye", "identity", "arange", "tri", "uint16", "uint32",
     "uint64", "complexfloating", "floating", "integer", "inexact", "number", "signedinteger",
     "unsignedinteger", "generic", "euler_gamma", "issubdtype",
-    "can_cast", "promote_types", "isdtype",
+    "can_cast", "promote_types", "isdtype", "bartlett", "blackman", "hamming", "hanning",
+    "kaiser", "einsum_path", "min_scalar_type", "common_type",
 ]
 
 
@@ -44,6 +45,10 @@ euler_gamma = _np.euler_gamma
 # dtype queries take dtypes (x.dtype of a traced x is one), not values
 issubdtype, can_cast, promote_types, isdtype = (_np.issubdtype, _np.can_cast, _np.promote_types,
                                                 _np.isdtype)
+# window functions and planning queries take constants (lengths, shapes, dtypes)
+bartlett, blackman, hamming, hanning, kaiser = (_np.bartlett, _np.blackman, _np.hamming,
+                                                _np.hanning, _np.kaiser)
+einsum_path, min_scalar_type, common_type = _np.einsum_path, _np.min_scalar_type, _np.common_type
 
 
 def _arr(x):
@@ -81,6 +86,35 @@ def asarray(a: Any, dtype=None, order=None, *, copy=None) -> Any:
     if copy is None:  # NumPy 1.x has no copy= here
         return _np.asarray(a, dtype=dtype, order=order)
     return _np.asarray(a, dtype=dtype, order=order, copy=copy)
+
+
+def asanyarray(a: Any, dtype=None, order=None) -> Any:
+    """np.asanyarray: asarray (funcgrad has no array subclasses).
+
+    >>> asanyarray([1.0, 2.0]).shape
+    (2,)
+    """
+    return asarray(a, dtype=dtype, order=order)
+
+
+def ascontiguousarray(a: Any, dtype=None) -> Any:
+    """np.ascontiguousarray: asarray, at least 1-d (memory layout is NumPy's business: a traced
+    value has none until it runs).
+
+    >>> ascontiguousarray(2.0).shape
+    (1,)
+    """
+    a = asarray(a, dtype=dtype)
+    return a if _np.ndim(a) else array(a, ndmin=1)
+
+
+def asfortranarray(a: Any, dtype=None) -> Any:
+    """np.asfortranarray: asarray, at least 1-d (see ascontiguousarray).
+
+    >>> asfortranarray([[1.0, 2.0]]).shape
+    (1, 2)
+    """
+    return ascontiguousarray(a, dtype=dtype)
 
 
 def _same_shape(arrays) -> tuple:

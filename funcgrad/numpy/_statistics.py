@@ -942,6 +942,72 @@ def histogram(a, bins=10, range=None, density=None, weights=None):
     return counts, edges
 
 
+def histogramdd(sample, bins=10, range=None, density=None, weights=None):
+    """np.histogramdd: (counts, [edges per dimension]); counts are float64, sums of the
+    (differentiable) weights if given; each dimension's edges follow its min and max.
+
+    >>> h, (ex, ey) = histogramdd(_np.array([[0.0, 0.0], [1.0, 2.0], [1.0, 0.5]]), bins=2)
+    >>> h
+    array([[1., 0.],
+           [1., 1.]])
+    """
+    if isinstance(sample, (list, tuple)):
+        sample = transpose(asarray([asarray(v) for v in sample]))
+    sample = _arr(sample)
+    if _ndim(sample) == 1:
+        sample = reshape(sample, (-1, 1))
+    if _ndim(sample) != 2:
+        raise ValueError(f"histogramdd: sample must be (N, D) or a sequence of D arrays, got "
+                         f"shape {_shape(sample)}")
+    n, d = _shape(sample)
+    if weights is not None:
+        weights = _arr(weights)
+        if _shape(weights) != (n,):
+            raise ValueError(f"histogramdd: weights must have shape ({n},), got "
+                             f"{_shape(weights)}")
+    if not _traced(sample, weights) and not (isinstance(bins, (list, tuple)) and
+                                              builtins.any(_traced(b) for b in bins)):
+        return _np.histogramdd(sample, bins, range, density, weights)
+    if isinstance(bins, (int, _np.integer)) or (not isinstance(bins, (list, tuple))
+                                                 and _ndim(bins) == 0):
+        bins = [bins] * d
+    if len(bins) != d:
+        raise ValueError("The dimension of bins must be equal to the dimension of the sample x.")
+    ranges = [None] * d if range is None else list(range)
+    edges = [histogram_bin_edges(sample[:, i], bins[i], ranges[i]) for i in builtins.range(d)]
+    sizes = [_shape(e)[0] - 1 for e in edges]
+    flat, keep = 0, True
+    for i, e in enumerate(edges):
+        col, e_ = stop_gradient(sample[:, i]), stop_gradient(e)
+        idx = clip(searchsorted(e_, col, side="right") - 1, 0, sizes[i] - 1)
+        keep = logical_and(keep, logical_and(col >= e_[0], col <= e_[-1]))
+        flat = flat * sizes[i] + idx
+    vals = astype(keep, float64) if weights is None else \
+        where(keep, astype(weights, float64), 0.0)
+    total = int(_np.prod(sizes))
+    counts = _ix.scatter_add_p.bind(_np.zeros(total, float64), vals, flat, spec=("a",))
+    counts = reshape(counts, tuple(sizes))
+    if density:
+        counts = counts / sum(counts)
+        for i, e in enumerate(edges):
+            width = astype(diff(e), float64)
+            counts = counts / reshape(width, (1,) * i + (-1,) + (1,) * (d - i - 1))
+    return counts, edges
+
+
+def histogram2d(x, y, bins=10, range=None, density=None, weights=None):
+    """np.histogram2d: (counts, x edges, y edges), as histogramdd of the pairs (x, y).
+
+    >>> h, ex, ey = histogram2d(_np.array([0.0, 1.0, 1.0]), _np.array([0.0, 2.0, 0.5]), bins=2)
+    >>> h.tolist()
+    [[1.0, 0.0], [1.0, 1.0]]
+    """
+    if not isinstance(bins, (list, tuple)) or len(bins) not in (1, 2):
+        bins = [bins, bins]
+    counts, edges = histogramdd([x, y], bins, range, density, weights)
+    return counts, edges[0], edges[1]
+
+
 # ---------------------------------------------------------------- covariance
 
 def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None, *,
