@@ -28,10 +28,9 @@ Python exits; `get_client()` returns it). Fault tolerance is Dask's: a worker th
 mid-step is replaced and its tasks run again elsewhere — lost chunks of data are recomputed
 from their graph, the parameters are on every worker — and since the reduction tree does
 not depend on where tasks ran, the result is the same (up to rounding: BLAS's sums may
-depend on where a chunk's buffer lies in memory). A loss that raises
-on a chunk raises the same exception on the client, with the chunk's index in its
-`chunk_index` attribute and in a note (`add_note`), and the other tasks of the call are
-cancelled.
+depend on where a chunk's buffer lies in memory). A loss that raises on a chunk raises the
+same exception on the client, with the chunk's index in its `chunk_index` attribute and in
+a note (`add_note`), and the other tasks of the call are cancelled.
 
 Dask is an optional dependency (`pip install 'funcgrad[dask]'`): importing this module does
 not need it; the functions that talk to a cluster do. Pure helpers work without it:
@@ -548,6 +547,10 @@ def _shard_data(data: tuple, client: Any, persist: bool) -> tuple:
     chunked = [d for d in data if _is_dask_array(d)]
     if not chunked:
         raise TypeError("funcgrad.dask: no data argument is a dask array or a Sharded")
+    positions = [i for i, d in enumerate(data) if _is_dask_array(d)]
+    if positions != list(range(positions[0], positions[0] + len(positions))):
+        raise ValueError("funcgrad.dask: put the dask array arguments next to each other "
+                         "(fun(params, x, y, c), not fun(params, x, c, y))")
     sharded = shard(*chunked, client=client, persist=persist)
     out, placed = [], False
     for d in data:
@@ -557,12 +560,6 @@ def _shard_data(data: tuple, client: Any, persist: bool) -> tuple:
                 placed = True
         else:
             out.append(d)
-    # keep the positions: the arrays come first in their original relative order only if
-    # they were contiguous
-    positions = [i for i, d in enumerate(data) if _is_dask_array(d)]
-    if positions != list(range(positions[0], positions[0] + len(positions))):
-        raise ValueError("funcgrad.dask: put the dask array arguments next to each other "
-                         "(fun(params, x, y, c), not fun(params, x, c, y))")
     return tuple(out)
 
 

@@ -257,3 +257,19 @@ def test_example_small():
     assert out["relative_difference"] < 1e-10
     assert out["accuracy"] > 0.8 and abs(out["accuracy"] - out["single_accuracy"]) < 0.01
     assert out["w_error"] < 0.05
+
+
+def test_default_client_and_argument_errors(client):
+    assert fgd.get_client() is client            # the fixture's client is the default one
+    x, y = _data(n=20, d=2)
+    dx, dy = da.from_array(x, chunks=(10, 2)), da.from_array(y, chunks=10)
+    _close(fgd.value_and_grad(logistic)({"w": np.zeros(2), "b": np.array(0.0)}, dx, dy),
+           fg.value_and_grad(logistic)({"w": np.zeros(2), "b": np.array(0.0)}, x, y))
+    with pytest.raises(TypeError, match="no data argument is a dask array"):
+        fgd.value_and_grad(logistic)({"w": np.zeros(2), "b": 0.0}, x, y)
+    with pytest.raises(ValueError, match="reduce must be one of"):
+        fgd.value_and_grad(logistic, reduce="max")
+    with pytest.raises(ValueError, match="different lengths"):
+        fgd.shard(dx, dy[:5])
+    with pytest.raises(ValueError, match="either optimizer"):
+        fgd.fit(logistic, {"w": np.zeros(2), "b": 0.0}, dx, dy)
