@@ -336,9 +336,11 @@ def _chunk_value_and_grad(spec: _Loss, box: _Box, layout: tuple, index: int, sta
     except Exception as err:
         note = (f"funcgrad.dask: raised by the loss {spec.name} on chunk {index} "
                 f"(rows {start}:{start + n})")
-        if hasattr(err, "add_note"):
-            err.add_note(note)
         try:
+            if hasattr(err, "add_note"):
+                err.add_note(note)
+            else:                               # Python 3.10: the attribute, not displayed
+                err.__notes__ = [*getattr(err, "__notes__", ()), note]
             err.chunk_index = index
         except Exception:   # noqa: BLE001  (an exception type that refuses attributes)
             pass
