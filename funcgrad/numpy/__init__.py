@@ -9,11 +9,14 @@ module imports only modules listed above it, and none imports this package):
                      allclose, array_equal (these need concrete values)
     _creation.py     dtypes and constants; array, asarray, full, zeros_like, ones_like, full_like,
                      copy, result_type; NumPy's own zeros, ones, arange, eye, ...
-    _elementwise.py  the ufuncs that bind one primitive (exp, sin, add, less, logical_and, ...),
-                     power, square, reciprocal, where, select, clip, astype, real, imag, conjugate,
-                     stop_gradient, the bitwise functions on booleans
-    _math.py         elementwise composites: angle, degrees, hypot, exp2, log2, log10, logaddexp2,
-                     cbrt, sinc, heaviside, trunc, round, fmax, fmin, nan_to_num, isclose
+    _elementwise.py  the ufuncs that bind one primitive (exp, log2, sin, add, hypot, less, ...),
+                     power, square, reciprocal, where, select, clip, astype, real, imag,
+                     conjugate, stop_gradient; bitwise functions and shifts (booleans and
+                     integers), gcd, lcm, fmod, copysign, ldexp, frexp, the bit queries, and
+                     NumPy 2's aliases (acos, pow, ...); each binary one has .reduce,
+                     .accumulate and .outer
+    _math.py         elementwise composites: angle, degrees, logaddexp2, sinc, heaviside, trunc,
+                     round, fmax, fmin, nan_to_num, isclose, modf, divmod, i0, isposinf, ...
     _shapes.py       reshape, ravel, transpose, swapaxes, moveaxis, squeeze, expand_dims,
                      atleast_*d, broadcast_to, concatenate, stack, *stack, append, split, flip,
                      tile, meshgrid
@@ -28,11 +31,13 @@ module imports only modules listed above it, and none imports this package):
                      piecewise, choose, fromfunction, vectorize, apply_along_axis, ...
     _einsum.py       einsum's planning: diagonals, sums, a greedy chain of dot_generals
     _products.py     matmul, dot, vdot, vecdot, inner, outer, kron, cross, tensordot, einsum
+    _linalg_solve.py, _linalg_decomp.py   funcgrad.numpy.linalg's solves and decompositions
     _polynomial.py   polyval and the poly* family, vander, roots, poly, convolve, correlate
     _at.py           at(x)[idx].set(v) ...: functional updates of traced and plain arrays alike
     linalg.py        funcgrad.numpy.linalg: norms and the array-API products
     fft.py           funcgrad.numpy.fft: np.fft's transforms, shifts and frequencies
-    _dispatch.py     Tracer's operators and methods, __array_ufunc__ and __array_function__
+    _dispatch.py     Tracer's operators and methods, __array_ufunc__ (with the ufunc methods
+                     reduce, accumulate, outer) and __array_function__
 
 Each topic module ends with `_reports_user_line(globals())`, which wraps its public functions so
 that their errors name the user's line (the hottest, made by `_unary` and `_binary`, do it

@@ -112,6 +112,7 @@ from ._elementwise import cosh as cosh
 from ._elementwise import divide as divide
 from ._elementwise import equal as equal
 from ._elementwise import exp as exp
+from ._elementwise import exp2 as exp2
 from ._elementwise import expm1 as expm1
 from ._elementwise import fabs as fabs
 from ._elementwise import float_power as float_power
@@ -134,7 +135,9 @@ from ._elementwise import left_shift as left_shift
 from ._elementwise import less as less
 from ._elementwise import less_equal as less_equal
 from ._elementwise import log as log
+from ._elementwise import log10 as log10
 from ._elementwise import log1p as log1p
+from ._elementwise import log2 as log2
 from ._elementwise import logaddexp as logaddexp
 from ._elementwise import logical_and as logical_and
 from ._elementwise import logical_not as logical_not
@@ -174,7 +177,6 @@ from ._math import around as around
 from ._math import deg2rad as deg2rad
 from ._math import degrees as degrees
 from ._math import divmod as divmod
-from ._math import exp2 as exp2
 from ._math import fix as fix
 from ._math import fmax as fmax
 from ._math import fmin as fmin
@@ -183,8 +185,6 @@ from ._math import i0 as i0
 from ._math import isclose as isclose
 from ._math import isneginf as isneginf
 from ._math import isposinf as isposinf
-from ._math import log10 as log10
-from ._math import log2 as log2
 from ._math import logaddexp2 as logaddexp2
 from ._math import modf as modf
 from ._math import nan_to_num as nan_to_num

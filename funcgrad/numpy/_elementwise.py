@@ -55,6 +55,8 @@ arcsinh, arccosh, arctanh = (_unary(p, n) for p, n in [(_ew.arcsinh_p, "arcsinh"
                                                        (_ew.arctanh_p, "arctanh")])
 sqrt, abs, sign = _unary(_ew.sqrt_p, "sqrt"), _unary(_ew.abs_p, "abs"), _unary(_ew.sign_p, "sign")
 cbrt = _unary(_ew.cbrt_p, "cbrt")
+log2, log10, exp2 = (_unary(p, n) for p, n in [(_ew.log2_p, "log2"), (_ew.log10_p, "log10"),
+                                               (_ew.exp2_p, "exp2")])
 absolute = fabs = abs
 floor, ceil, rint = _unary(_ew.floor_p, "floor"), _unary(_ew.ceil_p, "ceil"), \
     _unary(_ew.round_p, "rint")

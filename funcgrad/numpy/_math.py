@@ -1,6 +1,6 @@
-"""Elementwise math composed of other functions: angle, degrees and radians, exp2, log2,
-log10, logaddexp2, cbrt, sinc, heaviside, trunc, round, fmax, fmin, nan_to_num, isclose, modf,
-divmod, i0, isposinf, isneginf, real_if_close."""
+"""Elementwise math composed of other functions: angle, degrees and radians, logaddexp2,
+sinc, heaviside, trunc, round, fmax, fmin, nan_to_num, isclose, modf, divmod, i0, isposinf,
+isneginf, real_if_close."""
 from __future__ import annotations
 
 import math
@@ -17,7 +17,6 @@ from ._elementwise import (
     ceil,
     copysign,
     equal,
-    exp,
     floor,
     floor_divide,
     imag,
@@ -25,7 +24,6 @@ from ._elementwise import (
     isnan,
     less,
     less_equal,
-    log,
     logaddexp,
     logical_and,
     logical_not,
@@ -75,31 +73,10 @@ def rad2deg(x):
 radians, degrees = deg2rad, rad2deg
 
 
-def exp2(x):
-    """2 ** x.
-
-    >>> exp2(_np.array([0.0, 3.0])).round(12)
-    array([1., 8.])
-    """
-    return exp(_arr(x) * math.log(2.0))
 
 
-def log2(x):
-    """Base-2 logarithm.
-
-    >>> float(log2(8.0))
-    3.0
-    """
-    return log(x) / math.log(2.0)
 
 
-def log10(x):
-    """Base-10 logarithm.
-
-    >>> log10(_np.array([1.0, 1000.0])).round(12)
-    array([0., 3.])
-    """
-    return log(x) / math.log(10.0)
 
 
 def logaddexp2(x1, x2):

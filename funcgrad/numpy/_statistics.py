@@ -32,6 +32,7 @@ from ._elementwise import (
     conjugate,
     floor,
     isnan,
+    log10,
     logical_and,
     logical_not,
     logical_or,
@@ -46,7 +47,6 @@ from ._elementwise import (
     where,
 )
 from ._indexing import take, take_along_axis
-from ._math import log10
 from ._reductions import all as _all
 from ._reductions import argmax, argmin, average, max, min, prod, sum, var
 from ._shapes import broadcast_to, concatenate, expand_dims, moveaxis, ravel, reshape, transpose
@@ -1165,12 +1165,6 @@ def _ndmin(v, nd):
     return reshape(v, (1,) * (nd - _ndim(v)) + _shape(v)) if _ndim(v) < nd else v
 
 
-def _log10(x):
-    """log10 as NumPy rounds it (log10(1000) is 3, not log(1000)/log(10) = 2.9999999999999996):
-    one Newton step on 10**r = x, whose derivative is left out (it is zero at the root)."""
-    r = log10(x)
-    p = power(10.0, stop_gradient(r))
-    return r - stop_gradient((p - x) / (p * _np.log(10.0)))
 
 
 def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
@@ -1190,7 +1184,7 @@ def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
     out_sign = stop_gradient(sign(start))
     start = start / out_sign
     stop = stop / out_sign
-    result = logspace(_log10(start), _log10(stop), num=num, endpoint=endpoint, base=10.0,
+    result = logspace(log10(start), log10(stop), num=num, endpoint=endpoint, base=10.0,
                       dtype=dt)
     if num > 0:
         shape = _shape(result)[1:]

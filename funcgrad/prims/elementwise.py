@@ -19,10 +19,15 @@ from .shape import aval_of, broadcast_to_p, broadcast_to_shape, reshape_p, shape
 
 # --- unary: d(x, out) is the derivative, written with the bind wrappers below -------------
 neg_p = unary("neg", np.negative, linear=True)
+_LN2, _LN10 = float(np.log(2.0)), float(np.log(10.0))
 exp_p = unary("exp", np.exp, lambda x, out: out)
 log_p = unary("log", np.log, lambda x, out: 1.0 / x, domain=(0.1, 4.0))
 log1p_p = unary("log1p", np.log1p, lambda x, out: 1.0 / (1.0 + x), domain=(-0.9, 4.0))
 expm1_p = unary("expm1", np.expm1, lambda x, out: out + 1.0)
+# primitives rather than log(x) / log(2) ...: NumPy's values to the last bit (log10(1000) is 3)
+log2_p = unary("log2", np.log2, lambda x, out: 1.0 / (x * _LN2), domain=(0.1, 4.0))
+log10_p = unary("log10", np.log10, lambda x, out: 1.0 / (x * _LN10), domain=(0.1, 4.0))
+exp2_p = unary("exp2", np.exp2, lambda x, out: out * _LN2)
 sin_p = unary("sin", np.sin, lambda x, out: cos(x))
 cos_p = unary("cos", np.cos, lambda x, out: -sin(x))
 tan_p = unary("tan", np.tan, lambda x, out: 1.0 + out * out, domain=(-1.3, 1.3))
