@@ -212,7 +212,7 @@ def shard(*arrays: Any, client: Any = None, chunk_rows: int | None = None,
     client = get_client(client)
     if not arrays:
         raise TypeError("shard: give at least one array")
-    n = None
+    n: Any = None
     for a in arrays:
         if not hasattr(a, "shape") or len(a.shape) == 0:
             raise TypeError(f"shard: every array needs an example axis (axis 0); got "
@@ -341,7 +341,7 @@ def _chunk_value_and_grad(spec: _Loss, box: _Box, layout: tuple, index: int, sta
                 err.add_note(note)
             else:                               # Python 3.10: the attribute, not displayed
                 err.__notes__ = [*getattr(err, "__notes__", ()), note]
-            err.chunk_index = index
+            setattr(err, "chunk_index", index)   # noqa: B010  (not an attribute of Exception)
         except Exception:   # noqa: BLE001  (an exception type that refuses attributes)
             pass
         raise
@@ -364,7 +364,10 @@ def _add_parts(*parts):
 def _split_args(args: tuple, client: Any, cache: dict | None):
     """(Sharded, layout, consts): the chunked data, which positions are chunked and the
     whole arguments (None at chunked positions)."""
-    layout, consts, chunked, sharded = [], [], [], None
+    layout: list[bool] = []
+    consts: list[Any] = []
+    chunked: list[Any] = []
+    sharded: Sharded | None = None
     for a in args:
         if isinstance(a, Sharded):
             if sharded is not None or chunked:
@@ -536,8 +539,9 @@ def distribute(fun: Callable, *data: Any, reduce: str = "mean", client: Any = No
         return (tree.map(lambda g: g * ct, grads),)
 
     f.defvjp(fwd, bwd)
-    f.value_and_grad = lambda params, chunks=None: vg(params, *data, chunks=chunks)
-    f.sharded = next(d for d in data if isinstance(d, Sharded))
+    f.value_and_grad = (  # type: ignore[attr-defined]
+        lambda params, chunks=None: vg(params, *data, chunks=chunks))
+    f.sharded = next(d for d in data if isinstance(d, Sharded))  # type: ignore[attr-defined]
     return f
 
 
@@ -627,7 +631,7 @@ def fit(fun: Callable, params: Any, *data: Any, optimizer: Optimizer | None = No
         raise ValueError("funcgrad.dask.fit: epochs are for mini-batches (batch_chunks=)")
     t0 = time.perf_counter()
     f = distribute(fun, *data, reduce=reduce, client=client, persist=persist)
-    sharded: Sharded = f.sharded
+    sharded: Sharded = f.sharded  # type: ignore[attr-defined]
     nchunks = len(sharded.rows)
     penalty_vg = _api.value_and_grad(penalty) if penalty is not None else None
 
@@ -656,6 +660,7 @@ def fit(fun: Callable, params: Any, *data: Any, optimizer: Optimizer | None = No
             batches = _batches(nchunks, batch_chunks, np.random.default_rng(seed))
         if bar is not None:
             bar.total = total
+        assert optimizer is not None
         state = optimizer.init(params)
         step = 0
         for step in range(1, total + 1):
