@@ -362,3 +362,26 @@ def test_cli_help_mentions_argnums(capsys):
     with pytest.raises(SystemExit):
         cli.main(["inspect", "--help"])
     assert "--argnums" in capsys.readouterr().out
+
+
+def test_jit_and_vmap_name_an_unregistered_dataclass_and_the_fix():
+    @dataclasses.dataclass
+    class Params:
+        w: np.ndarray
+
+    loss = lambda p: fnp.sum(p.w ** 2)                  # noqa: E731
+    with pytest.raises(TypeError, match="Params is a dataclass that is not registered") as e:
+        fg.jit(loss)(Params(np.ones(2)))
+    assert "register_dataclass" in str(e.value)
+    with pytest.raises(TypeError, match="vmap: argument 0 is a Params, not an array") as e:
+        fg.vmap(loss)(Params(np.ones((3, 2))))
+    assert "register_dataclass" in str(e.value)
+
+
+def test_jit_and_vmap_given_the_argument_instead_of_called_with_it():
+    x = np.ones(2)
+    with pytest.raises(TypeError, match=r"write jit\(f\)\(x\), not jit\(f, x\)"):
+        fg.jit(lambda v: v, x)
+    with pytest.raises(ValueError, match=r"write vmap\(f\)\(xs\), not vmap\(f, xs\)"):
+        fg.vmap(lambda v: v, x)
+    np.testing.assert_array_equal(fg.vmap(lambda v: v * 2, np.int64(0))(x), 2 * x)

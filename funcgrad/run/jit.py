@@ -43,7 +43,8 @@ def _leaf_key(x):
     if isinstance(x, _trace.Tracer):
         return (x.shape, x.dtype)
     raise TypeError(f"jit: argument leaf of type {t.__name__} is not an array or number; "
-                    f"pass it with static_argnums/static_argnames if it is configuration")
+                    f"{tree.unknown_leaf_hint(x)} (or pass it with static_argnums/"
+                    f"static_argnames if it is configuration)")
 
 
 def _leaf_aval(x) -> ArrayType:
@@ -92,8 +93,13 @@ class Jitted:
                  explain_cache_misses: bool = False):
         functools.update_wrapper(self, fun)
         self.fun = fun
-        self.static_argnums = (static_argnums,) if isinstance(static_argnums, int) \
-            else tuple(static_argnums)
+        nums = (static_argnums,) if isinstance(static_argnums, int) else static_argnums
+        if not isinstance(nums, (tuple, list, range)) or \
+                not all(isinstance(i, int) for i in nums):
+            raise TypeError(f"jit: static_argnums must be an int or a sequence of ints, got "
+                            f"{type(static_argnums).__name__}; to call the compiled function "
+                            f"write jit(f)(x), not jit(f, x)")
+        self.static_argnums = tuple(nums)
         self.static_argnames = (static_argnames,) if isinstance(static_argnames, str) \
             else tuple(static_argnames)
         self.explain_cache_misses = explain_cache_misses

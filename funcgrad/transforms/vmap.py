@@ -13,6 +13,8 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from .. import tree
 from ..core.source import user_source, where
 from ..core.trace import (
@@ -218,9 +220,10 @@ def vmap(fun: Callable, in_axes=0, out_axes=0) -> Callable:
     """
     if isinstance(in_axes, list):
         in_axes = tuple(in_axes)  # a list is taken as the tuple of per-argument axes
-    if not (in_axes is None or isinstance(in_axes, tuple) or hasattr(in_axes, "__index__")):
+    if not (in_axes is None or isinstance(in_axes, (tuple, int, np.integer))):
         raise ValueError(f"vmap: in_axes must be an int, None, or a tuple with one entry per "
-                         f"positional argument, got {in_axes!r}")
+                         f"positional argument, got a {type(in_axes).__name__}; to call the "
+                         f"vectorised function write vmap(f)(xs), not vmap(f, xs)")
 
     @functools.wraps(fun)
     def batched(*args, **kwargs):
@@ -238,6 +241,9 @@ def vmap(fun: Callable, in_axes=0, out_axes=0) -> Callable:
                 vals.append(x)
                 dims.append(None)
                 continue
+            if not isinstance(x, (Tracer, np.ndarray, np.generic, bool, int, float, complex)):
+                raise TypeError(f"vmap: {name} is a {type(x).__name__}, not an array or "
+                                f"number: {tree.unknown_leaf_hint(x)}{where()}")
             x = as_value(x)
             shape = type_of(x).shape
             if not -len(shape) <= ax < len(shape):
