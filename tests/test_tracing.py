@@ -307,7 +307,6 @@ def test_numpy_calls_on_tracers_return_tracers():
 
 
 @pytest.mark.parametrize("f,name", [
-    (lambda x: np.histogram2d(x[0], x[1]), "np.histogram2d"),
     (lambda x: np.isnat(x), "np.isnat"),
     (lambda x: np.sin(x, where=x > 0), "np.sin with ['where']"),
     (lambda x: np.add.reduceat(x, [0, 1]), "np.add.reduceat"),
