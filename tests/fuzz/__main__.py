@@ -30,7 +30,7 @@ class _Found(AssertionError):
 
 
 def run(n: int, start_seed: int, max_ops: int, nonfinite: bool = False,
-        verbose: bool = True, extra: tuple = ()) -> dict:
+        verbose: bool = True, extra: tuple = (), kinds: tuple | None = None) -> dict:
     """Generate and check `n` programs (with the `extra` oracles, e.g. ("jax",), as well as
     the default ones); returns counts and the shrunk failure reports."""
     stats = {"programs": 0, "mismatches": 0, "by_oracle": collections.Counter(),
@@ -50,7 +50,8 @@ def run(n: int, start_seed: int, max_ops: int, nonfinite: bool = False,
                   derandomize=False, report_multiple_bugs=False, print_blob=False,
                   phases=(Phase.generate, Phase.shrink),
                   suppress_health_check=list(HealthCheck))
-        @given(programs(max_ops=max_ops, kinds=NONFINITE_KINDS if nonfinite else KINDS))
+        @given(programs(max_ops=max_ops,
+                        kinds=kinds or (NONFINITE_KINDS if nonfinite else KINDS)))
         def one(prog):
             before = excused.copy()
             found = check_program(prog, oracles, nonfinite=nonfinite)
@@ -89,6 +90,8 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument("--nonfinite", action="store_true",
                         help="arguments with nan/inf entries (values and no-crash oracles)")
+    parser.add_argument("--kinds", default=None,
+                        help="comma-separated op kinds to draw (default: all; e.g. breadth)")
     parser.add_argument("--oracle", action="append", default=[], choices=["jax"],
                         help="add an external oracle: `jax` compares values and derivatives "
                              "with JAX (float64; needs jax importable)")
@@ -108,7 +111,13 @@ def main(argv=None) -> int:
     warnings.simplefilter("ignore")   # the programs' own numerical warnings
     t0 = time.perf_counter()
     shares = [a.programs // a.jobs + (i < a.programs % a.jobs) for i in range(a.jobs)]
-    jobs = [(m, a.seed * 1000 + i, a.max_ops, a.nonfinite, True, extra)
+    kinds = tuple(a.kinds.split(",")) if a.kinds else None
+    unknown = set(kinds or ()) - set(KINDS)
+    if unknown:
+        print(f"--kinds: unknown op kinds {sorted(unknown)}; the kinds are {sorted(set(KINDS))}",
+              file=sys.stderr)
+        return 2
+    jobs = [(m, a.seed * 1000 + i, a.max_ops, a.nonfinite, True, extra, kinds)
             for i, m in enumerate(shares) if m]
     if len(jobs) == 1:
         results = [run(*jobs[0])]

@@ -115,10 +115,11 @@ def _namespaces(jax, jnp, logsumexp) -> dict:
                                checkpoint=jax.checkpoint, grad=jax.grad,
                                stop_gradient=jax.lax.stop_gradient)
     import jax.scipy.linalg
+    import jax.scipy.signal
     import jax.scipy.special
     import jax.scipy.stats
     fsp = types.SimpleNamespace(linalg=jax.scipy.linalg, special=jax.scipy.special,
-                                stats=jax.scipy.stats)
+                                stats=jax.scipy.stats, signal=jax.scipy.signal)
     return {"fnp": fnp, "fg": fg, "fsp": fsp}
 
 

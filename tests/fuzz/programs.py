@@ -185,9 +185,11 @@ NP_FG = types.SimpleNamespace(cond=_np_cond, switch=_np_switch, scan=_np_scan,
 def _np_fsp():
     """SciPy's modules, the reference for `fsp` (funcgrad.scipy) in programs."""
     import scipy.linalg
+    import scipy.signal
     import scipy.special
     import scipy.stats
-    return types.SimpleNamespace(linalg=scipy.linalg, special=scipy.special, stats=scipy.stats)
+    return types.SimpleNamespace(linalg=scipy.linalg, special=scipy.special, stats=scipy.stats,
+                                 signal=scipy.signal)
 
 
 _counter = [0]
@@ -261,8 +263,24 @@ _BREADTH = {
     "log_ndtr": "fsp.special.log_ndtr({a})",
     "xlogy": "fsp.special.xlogy({a}, {a} * {a} + 0.5)",
     "special_logsumexp": "fsp.special.logsumexp({a}, axis={ax}, b=fnp.cos({a}) + 2.0)",
+    "quantile": "fnp.quantile({a}, 0.3, axis={ax})",
+    "percentile": "fnp.percentile({a}, np.array([20.0, 70.0]))",
+    "nanmax": "fnp.nanmax({a}, axis={ax})",
+    "interp": "fnp.interp({a}, np.array([-1.0, 0.0, 0.5, 1.5]), np.array([0.5, -1.0, 2.0, 1.0]))",
+    "trapezoid": "fnp.trapezoid({a}, axis={ax})",
+    "cumulative_sum": "fnp.cumulative_sum({a}, axis={ax})",
+    "convolve": "fnp.convolve({a}.ravel(), np.array([0.5, -1.0, 2.0]))",
+    "polyval": "fnp.polyval(np.array([0.5, -1.0, 2.0]), {a})",
+    "rot90": "fnp.rot90({a})",
+    "hypot": "fnp.hypot({a}, 1.5)",
+    "log10": "fnp.log10({a} * {a} + 0.5)",
+    "logaddexp_reduce": "fnp.logaddexp.reduce({a}, axis={ax})",
+    "maximum_accumulate": "fnp.maximum.accumulate({a}, axis={ax})",
+    "signal_convolve": "fsp.signal.convolve({a}, fnp.ones({kshape}) * 0.5)",
 }
-_NEEDS_AXIS = {"fft", "rfft", "irfft"}
+_NEEDS_AXIS = {"fft", "rfft", "irfft", "quantile", "nanmax", "trapezoid", "cumulative_sum",
+               "logaddexp_reduce", "maximum_accumulate"}
+_NEEDS_2D = {"rot90"}
 _REDUCTIONS = ("sum", "mean", "max", "min", "prod", "logsumexp", "var")
 
 # Top-level op kinds, simplest first (hypothesis shrinks towards the start of the list).
@@ -769,9 +787,10 @@ class _Builder:
         spd = f"(fnp.eye({n}) * {n + 2.0} + fnp.tanh({vec}[..., :, None] * {vec}[..., None, :]))"
         ax = self.integer(-a.ndim, a.ndim - 1) if a.ndim else None
         kind = self.pick(_BREADTH)
-        if kind in _NEEDS_AXIS and a.ndim == 0:
+        if kind in _NEEDS_AXIS and a.ndim == 0 or kind in _NEEDS_2D and a.ndim < 2:
             return False
-        expr = _BREADTH[kind].format(a=name, vec=vec, spd=spd, ax=ax, n=n)
+        kshape = tuple(min(2, d) for d in a.shape)   # JAX: no larger than the input anywhere
+        expr = _BREADTH[kind].format(a=name, vec=vec, spd=spd, ax=ax, n=n, kshape=kshape)
         return self.add(kind, expr)
 
     def fori_loop(self) -> bool:
