@@ -16,7 +16,7 @@ from pathlib import Path
 import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 import funcgrad as fg
@@ -617,3 +617,58 @@ def test_division_by_a_python_zero_differentiates_like_numpy():
     with np.errstate(divide="ignore"):
         assert fg.grad(lambda x: x / 0)(np.float32(1.0)) == np.float32(np.inf)
         assert fg.grad(lambda x: fnp.var(x, ddof=1))(np.ones(1)).shape == (1,)
+
+
+# Public functions checked elsewhere, not by a Case: they need concrete values (their outputs'
+# shapes depend on values), answer questions about arrays rather than compute arrays, or
+# refuse (in place). Each has its own tests (test_arrays.py, test_queries, test_tracing.py).
+NO_CASE = {
+    # concrete values: output shapes depend on them
+    "allclose", "array_equal", "array_equiv", "argwhere", "flatnonzero", "nonzero",
+    "intersect1d", "setdiff1d", "setxor1d", "union1d", "unique", "unique_all",
+    "unique_counts", "unique_inverse", "unique_values", "trim_zeros", "real_if_close",
+    # questions about arrays, and index helpers of shapes (no array input)
+    "iscomplexobj", "isrealobj", "isscalar", "iterable", "ndim", "shape", "size",
+    "result_type", "shares_memory", "may_share_memory", "broadcast_shapes", "indices", "ix_",
+    "diag_indices", "diag_indices_from", "mask_indices", "tril_indices", "tril_indices_from",
+    "triu_indices", "triu_indices_from",
+    # in place: refused with the functional alternative named
+    "copyto", "place", "put", "putmask",
+    # conversions and the functional-update helper (tests/test_user_errors.py)
+    "array", "asarray", "at",
+}
+
+
+class _Recorder:
+    """A stand-in for funcgrad.numpy that notes the names a case reaches."""
+
+    def __init__(self, base, seen: set, prefix: str = ""):
+        self._base, self._seen, self._prefix = base, seen, prefix
+
+    def __getattr__(self, name):
+        value = getattr(self._base, name)
+        self._seen.add(self._prefix + name)
+        return value
+
+
+@settings(max_examples=1, phases=[Phase.generate], database=None)
+@given(data=st.data())
+def test_every_public_function_has_a_case(data):
+    """Generated from the namespace: each public function of funcgrad.numpy (not NumPy's own,
+    not a dtype) is called by some Case, so the checks above reach it, or is in NO_CASE."""
+    import inspect as _inspect
+    seen: set = set()
+    for case in CASES:
+        args, kw = case.make(data, F64)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            case.fn(_Recorder(fnp, seen), *args, **kw)
+    public = {n for n in fnp.__all__
+              if callable(getattr(fnp, n)) and not _inspect.isclass(getattr(fnp, n))
+              and not _inspect.ismodule(getattr(fnp, n))
+              and not str(getattr(getattr(fnp, n), "__module__", "")).startswith("numpy")}
+    aliases = {n for n in public - seen
+               if any(getattr(fnp, n) is getattr(fnp, m) for m in seen if m in public)}
+    missing = sorted(public - seen - aliases - NO_CASE)
+    assert not missing, f"funcgrad.numpy functions without a Case: {missing}"
+    assert not NO_CASE - public, f"NO_CASE names that are gone: {sorted(NO_CASE - public)}"
