@@ -10,7 +10,6 @@ same objective (mean log-loss + L2 penalty with C = 1):
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 import numpy as np
@@ -63,18 +62,11 @@ def make_update(opt: optim.Optimizer, l2: float):
     return update
 
 
-def progress(label: str, step: int, total: int, losses: list, quiet: bool, width: int = 30):
-    """A one-line text progress bar on stderr, redrawn in place with a carriage return; it shows
-    the mean loss since the last redraw (mini-batch losses are noisy)."""
-    every = max(1, total // 50)
-    if quiet or (step % every and step != total):
-        return
-    done = width * step // total
-    sys.stderr.write(f"\r{label:<11} [{'#' * done}{'.' * (width - done)}] "
-                     f"{step:>5}/{total} loss {np.mean(losses[-every:]):.5f}")
-    if step == total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
+def progress_bar(label: str, total: int, quiet: bool):
+    """A tqdm progress bar on stderr (the `examples` extra), showing the running loss."""
+    from tqdm import tqdm
+    return tqdm(total=total, desc=label, disable=quiet, leave=True, mininterval=0.2,
+                unit="step")
 
 
 def train_full_batch(x, y, steps: int, l2: float, quiet: bool):
@@ -83,10 +75,12 @@ def train_full_batch(x, y, steps: int, l2: float, quiet: bool):
     params = init_params(x.shape[1])
     opt_state = opt.init(params)
     losses = []
-    for step in range(1, steps + 1):
-        params, opt_state, loss = update(params, opt_state, (x, y))
-        losses.append(float(loss))
-        progress("full-batch", step, steps, losses, quiet)
+    with progress_bar("full-batch", steps, quiet) as bar:
+        for _ in range(steps):
+            params, opt_state, loss = update(params, opt_state, (x, y))
+            losses.append(float(loss))
+            bar.set_postfix(loss=f"{losses[-1]:.5f}", refresh=False)
+            bar.update()
     return params, losses
 
 
@@ -100,14 +94,17 @@ def train_mini_batch(x, y, steps: int, l2: float, quiet: bool, batch_size: int =
     rng = np.random.default_rng(SEED)
     per_epoch = len(y) // batch_size
     losses = []
-    for step in range(1, steps + 1):
-        i = (step - 1) % per_epoch
-        if i == 0:
-            order = rng.permutation(len(y))
-        idx = order[i * batch_size:(i + 1) * batch_size]
-        params, opt_state, loss = update(params, opt_state, (x[idx], y[idx]))
-        losses.append(float(loss))
-        progress("mini-batch", step, steps, losses, quiet)
+    with progress_bar("mini-batch", steps, quiet) as bar:
+        for step in range(steps):
+            i = step % per_epoch
+            if i == 0:
+                order = rng.permutation(len(y))
+            idx = order[i * batch_size:(i + 1) * batch_size]
+            params, opt_state, loss = update(params, opt_state, (x[idx], y[idx]))
+            losses.append(float(loss))
+            # mini-batch losses are noisy: show the mean of the last 20
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.5f}", refresh=False)
+            bar.update()
     return params, losses
 
 

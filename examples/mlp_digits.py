@@ -9,7 +9,6 @@ Afterwards `fg.vmap(fg.grad(loss))` gives one gradient per example in a single c
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 import numpy as np
@@ -63,18 +62,6 @@ def make_update(opt: optim.Optimizer):
     return update
 
 
-def progress(epoch: int, epochs: int, value: float, quiet: bool, width: int = 30) -> None:
-    """A one-line text progress bar on stderr, redrawn in place with a carriage return."""
-    if quiet:
-        return
-    done = width * epoch // epochs
-    sys.stderr.write(f"\repoch {epoch:>3}/{epochs} [{'#' * done}{'.' * (width - done)}] "
-                     f"loss {value:.4f}")
-    if epoch == epochs:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
-
-
 def per_example_grad_norms(params: list, x, labels):
     """One gradient per example, batched by vmap (params shared: in_axes None), then norms."""
     grads = fg.vmap(fg.grad(loss), in_axes=(None, 0, 0))(params, x, labels)
@@ -100,7 +87,8 @@ def main(argv: list[str] | None = None) -> dict:
     start = time.perf_counter()
     per_epoch = len(y_train) // args.batch_size   # full batches only: one compiled shape
     history = []
-    for epoch in range(1, args.epochs + 1):
+    from tqdm import trange  # the `examples` extra
+    for _ in (epochs := trange(args.epochs, desc="epochs", disable=args.quiet, unit="epoch")):
         order = rng.permutation(len(y_train))
         total = 0.0
         for i in range(per_epoch):
@@ -108,7 +96,7 @@ def main(argv: list[str] | None = None) -> dict:
             params, opt_state, value = update(params, opt_state, (x_train[idx], y_train[idx]))
             total += float(value)
         history.append(total / per_epoch)
-        progress(epoch, args.epochs, history[-1], args.quiet)
+        epochs.set_postfix(loss=f"{history[-1]:.4f}", refresh=False)
     seconds = time.perf_counter() - start
 
     train_acc, test_acc = accuracy(params, x_train, y_train), accuracy(params, x_test, y_test)
