@@ -1,11 +1,19 @@
-"""Where a user's line is: the first stack frame outside the funcgrad package."""
+"""Where a user's line is: the first stack frame outside the funcgrad package (and outside
+NumPy's and SciPy's Python code, which calls funcgrad through their dispatch protocols when
+the user passed them a traced value)."""
 from __future__ import annotations
 
 import os
 import sys
 import threading
 
+import numpy as np
+
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__))
+# SciPy sits next to NumPy when installed (found by path: importing it here would make
+# `import funcgrad` need it)
+_LIBRARY_DIRS = (_NUMPY_DIR + os.sep, os.path.join(os.path.dirname(_NUMPY_DIR), "scipy") + os.sep)
 _internal: dict[str, bool] = {}
 
 
@@ -30,9 +38,11 @@ class Source:
 def _is_internal(filename: str) -> bool:
     hit = _internal.get(filename)
     if hit is None:
-        # funcgrad's files, Python's frozen modules, and the code jit generates
+        # funcgrad's files, NumPy's and SciPy's, Python's frozen modules, and the code jit
+        # generates
+        path = os.path.abspath(filename)
         hit = _internal[filename] = (
-            os.path.abspath(filename).startswith(_PACKAGE_DIR)
+            path.startswith(_PACKAGE_DIR) or path.startswith(_LIBRARY_DIRS)
             or filename.startswith(("<frozen", "<funcgrad"))
         )
     return hit
