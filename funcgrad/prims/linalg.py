@@ -8,7 +8,7 @@ import numpy as np
 from ..core.ir import Eqn, is_undefined
 from ..core.primitive import Lowering, Primitive, compile_lowering
 from ..core.types import ArrayType, promote
-from .shape import transpose, transpose_p
+from .shape import shape_of, transpose, transpose_p
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -136,6 +136,21 @@ def _dot_cost(x: ArrayType, y: ArrayType, *, contract, batch):
 dot_general_p = Primitive("dot_general", _dot_impl, _dot_type, jvp=_dot_jvp,
                           transpose=_dot_transpose, lower=_dot_lower, cost=_dot_cost,
                           fresh=True)
+
+
+def dtype_of(x) -> np.dtype:
+    """The dtype of an array, a traced value or a Python number."""
+    return x.dtype if hasattr(x, "dtype") else np.result_type(x)
+
+
+def is_complex(x) -> bool:
+    return dtype_of(x).kind == "c"
+
+
+def matrix_transpose(x):
+    """Swap the last two axes (the matrix transpose of a stack of matrices)."""
+    nd = len(shape_of(x))
+    return transpose(x, tuple(range(nd - 2)) + (nd - 1, nd - 2))
 
 
 def dot_general(x, y, contract, batch=((), ())):

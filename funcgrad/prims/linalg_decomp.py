@@ -44,6 +44,9 @@ from ..util import optional_import
 from .elementwise import add, conj, convert, div, eq, mul, neg, real, sub
 from .indexing import concatenate, slice_axis
 from .linalg import dot_general
+from .linalg import dtype_of as _dtype
+from .linalg import is_complex as _is_complex
+from .linalg import matrix_transpose as _mT
 from .shape import (
     aval_of,
     batch_size,
@@ -52,7 +55,6 @@ from .shape import (
     reduce_sum,
     reshape,
     shape_of,
-    transpose,
     zeros,
 )
 
@@ -85,19 +87,6 @@ def _count(shape) -> int:
 
 
 # --- matrix helpers: they bind primitives, so rules written with them are differentiable ----
-
-def _dtype(x) -> np.dtype:
-    return x.dtype if hasattr(x, "dtype") else np.result_type(x)
-
-
-def _is_complex(x) -> bool:
-    return _dtype(x).kind == "c"
-
-
-def _mT(x):
-    nd = len(shape_of(x))
-    return transpose(x, tuple(range(nd - 2)) + (nd - 1, nd - 2))
-
 
 def _H(x):
     t = _mT(x)

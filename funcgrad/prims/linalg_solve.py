@@ -57,6 +57,9 @@ from ..core.types import ArrayType
 from .elementwise import add, conj, mul, neg, real, select, sub
 from .indexing import concatenate, getitem, take_along_axis
 from .linalg import dot_general
+from .linalg import dtype_of as _dtype
+from .linalg import is_complex as _is_complex
+from .linalg import matrix_transpose as _mT
 from .shape import (
     batch_size,
     bdim_to,
@@ -65,7 +68,6 @@ from .shape import (
     reduce_sum,
     reshape,
     shape_of,
-    transpose,
     zeros,
 )
 
@@ -77,20 +79,6 @@ _SCIPY_MIN_N = 64
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-def _dtype(x) -> np.dtype:
-    return x.dtype if hasattr(x, "dtype") else np.result_type(x)
-
-
-def _is_complex(x) -> bool:
-    return _dtype(x).kind == "c"
-
-
-def _mT(x):
-    """Swap the last two axes."""
-    nd = len(shape_of(x))
-    return transpose(x, tuple(range(nd - 2)) + (nd - 1, nd - 2))
-
 
 def _conj(x):
     return conj(x) if _is_complex(x) else x
