@@ -224,9 +224,52 @@ def _scan_cost(*avals, body, length, **params) -> int:
     return length * graph_cost(body)["flops"]
 
 
+def _native_carry(k, args, avals, body_avals) -> list[str]:
+    """Names for a loop's carry (a kernel rebinds them each iteration), from the initial
+    values, in the body's dtypes (numba needs one type per name)."""
+    names = []
+    for a, av, bv in zip(args, avals, body_avals):
+        name = k.tmp("c")
+        k.line(f"{name} = {k.cast(a, av, bv.dtype)}")
+        names.append(name)
+    return names
+
+
+def _native_step(k, carry: list[str], outs: list[str]) -> None:
+    if carry:
+        k.line(f"{', '.join(carry)} = {', '.join(outs)}")
+
+
+def _scan_native(k, args, eqn):
+    """A native loop: `for i in range(length): carry, y = body(consts, carry, xs[i]);
+    ys[i] = y`, the body written inline."""
+    p = eqn.params
+    body, nc, nk, n = p["body"], p["num_consts"], p["num_carry"], p["length"]
+    in_avals = [v.aval for v in eqn.inputs]
+    consts = [k.materialize(a) for a in args[:nc]]
+    xs = [k.materialize(a) for a in args[nc + nk:]]
+    carry = _native_carry(k, args[nc:nc + nk], in_avals[nc:nc + nk], body.out_avals[:nk])
+    ys = []
+    for v in eqn.outputs[nk:]:
+        name = k.tmp("ys")
+        k.line(f"{name} = np.empty({v.aval.shape!r}, {k.dtype(v.aval.dtype)})")
+        ys.append(name)
+    i = k.tmp("i")
+    k.line(f"for {i} in {f'range({n} - 1, -1, -1)' if p['reverse'] else f'range({n})'}:")
+    k.depth += 1
+    x_now = [k.materialize(f"{x}[{i}]", "x") for x in xs]
+    outs = [k.materialize(o) for o in k.inline(body, consts + carry + x_now)]
+    for y, o in zip(ys, outs[nk:]):
+        k.line(f"{y}[{i}] = {o}")
+    _native_step(k, carry, outs[:nk])
+    k.depth -= 1
+    return carry + ys
+
+
 # Not `fresh` (nor is while): a body may hand its carry back unchanged.
 scan_p = Primitive("scan", _scan_impl, _scan_type, jvp=_scan_jvp, transpose=_scan_transpose,
-                   batch=_scan_batch, cost=_scan_cost, multiple_results=True)
+                   batch=_scan_batch, native=_scan_native, cost=_scan_cost,
+                   multiple_results=True)
 
 
 def scan(f: Callable, init, xs=None, length: int | None = None, reverse: bool = False):
@@ -424,9 +467,28 @@ def _while_cost(*avals, cond, body, **params) -> int:
     return graph_cost(cond)["flops"] + graph_cost(body)["flops"]
 
 
+def _while_native(k, args, eqn):
+    """A native `while cond(carry): carry = body(carry)`."""
+    p = eqn.params
+    cond, body, ncc, nbc = p["cond"], p["body"], p["cond_nconsts"], p["body_nconsts"]
+    in_avals = [v.aval for v in eqn.inputs]
+    cc = [k.materialize(a) for a in args[:ncc]]
+    bc = [k.materialize(a) for a in args[ncc:ncc + nbc]]
+    carry = _native_carry(k, args[ncc + nbc:], in_avals[ncc + nbc:], body.out_avals)
+    k.line("while True:")
+    k.depth += 1
+    test = k.inline(cond, cc + carry)[0]
+    k.line(f"if not {test}:")
+    k.line("    break")
+    outs = [k.materialize(o) for o in k.inline(body, bc + carry)]
+    _native_step(k, carry, outs)
+    k.depth -= 1
+    return carry
+
+
 while_p = Primitive("while", _while_impl, _while_type, jvp=_while_jvp,
-                    transpose=_while_transpose, batch=_while_batch, cost=_while_cost,
-                    multiple_results=True)
+                    transpose=_while_transpose, batch=_while_batch, native=_while_native,
+                    cost=_while_cost, multiple_results=True)
 
 
 def while_loop(cond_fun: Callable, body_fun: Callable, init_val):

@@ -80,6 +80,24 @@ _relu.__name__ = "relu"
 relu_p = unary("relu", _relu, lambda x, out: convert(x > 0, out.dtype), domain="nonzero",
                real_only=True)
 
+
+def _logistic_native(k, args, eqn):
+    (x,), aval = args, eqn.outputs[0].aval
+    if aval.dtype.kind != "f" or eqn.inputs[0].aval.dtype != aval.dtype:
+        raise k.Unsupported("logistic of a non-float")
+    one = k.lit(1.0, aval.dtype)
+    # the same stable formula as the impl: exp(-|x|) never overflows
+    e = k.materialize(f"np.exp(-np.abs({x}))", "e")
+    x = k.materialize(x)
+    if aval.ndim == 0:
+        return f"({one} / ({one} + {e}) if {x} >= 0 else {e} / ({one} + {e}))"
+    return f"np.where({x} >= 0, {one} / ({one} + {e}), {e} / ({one} + {e}))"
+
+
+logistic_p.native = _logistic_native
+relu_p.native = lambda k, args, eqn: (
+    f"np.maximum({args[0]}, {k.lit(0, eqn.inputs[0].aval.dtype)})")
+
 # --- binary, broadcasting ----------------------------------------------------------------
 add_p = binary("add", np.add, linear=True, commutative=True)
 sub_p = binary("sub", np.subtract, linear=True)
@@ -390,8 +408,20 @@ def _select_type(pred, x, y):
     return ArrayType(shape, result_dtype(np.where, pred, x, y))
 
 
+def _select_native(k, args, eqn):
+    (p, x, y), out = args, eqn.outputs[0].aval
+    if eqn.inputs[0].aval.dtype.kind != "b":
+        raise k.Unsupported("select on a non-boolean predicate")
+    x = k.cast(x, eqn.inputs[1].aval, out.dtype)
+    y = k.cast(y, eqn.inputs[2].aval, out.dtype)
+    if out.ndim == 0:
+        return f"({x} if {p} else {y})"
+    return f"np.where({p}, {x}, {y})"
+
+
 select_p = Primitive("select", np.where, _select_type, lower=call_lowering(np.where, 3),
-                     cost=elementwise_cost, elementwise=True, fresh=True)
+                     native=_select_native, cost=elementwise_cost, elementwise=True,
+                     fresh=True)
 
 
 def _select_jvp(primals, tangents):
@@ -448,9 +478,21 @@ def _integer_pow_lower(in_avals, params):
     return _SQUARE if params["y"] == 2 and in_avals[0].dtype.kind != "b" else None
 
 
+def _integer_pow_native(k, args, eqn):
+    x, y, aval = args[0], eqn.params["y"], eqn.outputs[0].aval
+    if aval.dtype.kind != "f" or eqn.inputs[0].aval.dtype != aval.dtype:
+        raise k.Unsupported("integer_pow of a non-float")
+    if y == 2:
+        return f"np.square({x})"
+    if y == 1:
+        return x
+    return f"np.power({x}, {k.lit(y, aval.dtype)})"
+
+
 integer_pow_p = Primitive("integer_pow", _integer_pow_impl, _integer_pow_type,
                           jvp=_integer_pow_jvp, lower=_integer_pow_lower,
-                          cost=elementwise_cost, elementwise=True, fresh=True)
+                          native=_integer_pow_native, cost=elementwise_cost, elementwise=True,
+                          fresh=True)
 
 
 def _convert_impl(x, *, dtype):
@@ -471,6 +513,8 @@ convert_p = Primitive("convert_element_type", _convert_impl,
                       linear=True, elementwise=True, cost=free)   # astype(copy=False): a view
 convert_p.transpose = lambda ct, x, *, dtype: [convert(ct, x.aval.dtype)]
 convert_p.simplify = lambda g, ins, params, out: ins[0] if g.same_type(ins[0], out) else None
+convert_p.native = lambda k, args, eqn: k.cast(args[0], eqn.inputs[0].aval,
+                                               eqn.params["dtype"])
 
 
 # --- bind wrappers ---------------------------------------------------------------------------

@@ -105,6 +105,7 @@ def elementwise(name: str, fn, arity: int, *, real_only: bool = False, **kw) -> 
     (NumPy's), lowering, batching and cost. `real_only` ones refuse complex operands."""
     prim = Primitive(name, _checked_real(name, fn) if real_only else fn,
                      _elementwise_type(name, fn, real_only), lower=call_lowering(fn, arity),
+                     native=lambda k, args, eqn: k.ufunc(fn, args, eqn),
                      cost=elementwise_cost, elementwise=True, fresh=True, **kw)
     prim.batch = batch_elementwise(prim)
     return prim

@@ -194,10 +194,49 @@ scatter_add_p = Primitive("scatter_add", _scatter_add_impl, _scatter_type("scatt
                           cost=lambda x, y, *arrays, spec: y.size,   # one addition per update
                           fresh=True, checks_values=_has_index_arrays)
 scatter_add_p.jvp = _scatter_jvp(scatter_add_p)
+
+
+def native_index(k, spec) -> str:
+    """A static index (integers and slices) as kernel code."""
+    parts = []
+    for s in spec:
+        if isinstance(s, int):
+            parts.append(str(s))
+        elif isinstance(s, tuple) and len(s) == 3:
+            parts.append(":".join("" if v is None else str(v) for v in s))
+        else:
+            raise k.Unsupported("an index with arrays or new axes")
+    return ", ".join(parts) if parts else "()"
+
+
+def _getitem_native(k, args, eqn):
+    if len(args) != 1:
+        raise k.Unsupported("indexing with arrays")
+    if eqn.inputs[0].aval.ndim == 0:
+        return args[0]
+    return f"{k.materialize(args[0])}[{native_index(k, eqn.params['spec'])}]"
+
+
+def _scatter_native(op):
+    def rule(k, args, eqn):
+        if len(args) != 2 or eqn.inputs[0].aval.ndim == 0:
+            raise k.Unsupported("a scatter with index arrays")
+        x_aval, y_aval = eqn.inputs[0].aval, eqn.inputs[1].aval
+        index = native_index(k, eqn.params["spec"])
+        out = k.tmp("u")
+        k.line(f"{out} = np.copy({args[0]})")
+        k.line(f"{out}[{index}] {op} {k.cast(args[1], y_aval, x_aval.dtype)}")
+        return out
+    return rule
+
+
+getitem_p.native = _getitem_native
+scatter_add_p.native = _scatter_native("+=")
 scatter_set_p = Primitive("scatter_set", _scatter_set_impl, _scatter_type("scatter_set"),
                           transpose=_scatter_set_transpose, linear=True, cost=free, fresh=True,
                           checks_values=_has_index_arrays)
 scatter_set_p.jvp = _scatter_jvp(scatter_set_p)
+scatter_set_p.native = _scatter_native("=")
 
 
 def getitem(x, idx):
@@ -344,6 +383,17 @@ def _batch_concatenate(vals, dims, *, axis):
 concatenate_p = Primitive("concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis),
                           _concat_type, jvp=_concat_jvp, transpose=_concat_transpose,
                           batch=_batch_concatenate, linear=True, cost=free, fresh=True)
+
+
+def _concatenate_native(k, args, eqn):
+    out = eqn.outputs[0].aval
+    if any(v.aval.ndim == 0 for v in eqn.inputs):
+        raise k.Unsupported("concatenating 0-d values")
+    parts = [k.cast(a, v.aval, out.dtype) for a, v in zip(args, eqn.inputs)]
+    return f"np.concatenate(({', '.join(parts)},), axis={eqn.params['axis']})"
+
+
+concatenate_p.native = _concatenate_native
 
 
 def concatenate(xs, axis: int):

@@ -133,9 +133,23 @@ def _dot_cost(x: ArrayType, y: ArrayType, *, contract, batch):
     return 2 * out.size * k
 
 
+def _dot_native(k, args, eqn):
+    """np.dot (BLAS) for products of vectors and matrices over one axis, as `_dot_lowering`
+    chooses them; numba's np.dot needs both operands of the result's float dtype."""
+    (lc, rc), (lb, _) = eqn.params["contract"], eqn.params["batch"]
+    xa, ya, out = eqn.inputs[0].aval, eqn.inputs[1].aval, eqn.outputs[0].aval
+    if lb or len(lc) != 1 or not (1 <= xa.ndim <= 2 and 1 <= ya.ndim <= 2) or \
+            out.dtype.kind != "f" or xa.dtype != out.dtype or ya.dtype != out.dtype or \
+            0 in xa.shape or 0 in ya.shape:
+        raise k.Unsupported("this dot_general")
+    x = args[0] if lc[0] == xa.ndim - 1 else f"{args[0]}.T"
+    y = args[1] if rc[0] == 0 else f"{args[1]}.T"
+    return f"np.dot({x}, {y})"
+
+
 dot_general_p = Primitive("dot_general", _dot_impl, _dot_type, jvp=_dot_jvp,
-                          transpose=_dot_transpose, lower=_dot_lower, cost=_dot_cost,
-                          fresh=True)
+                          transpose=_dot_transpose, lower=_dot_lower, native=_dot_native,
+                          cost=_dot_cost, fresh=True)
 
 
 def dtype_of(x) -> np.dtype:

@@ -18,6 +18,7 @@ from .shape import (
     input_size,
     keepdims_shape,
     move_axis,
+    native_reduce,
     reduce_sum,
     reduce_type,
     reducer,
@@ -44,9 +45,17 @@ def _extremum(name, fn):
     def lower(in_avals, params):
         return Lowering(f"{{f}}({{0}}, axis={params['axes']!r})", {"f": ufunc.reduce})
 
+    op = "max" if fn is np.max else "min"
+
+    def native(k, args, eqn):
+        if eqn.inputs[0].aval.dtype.kind != "f":
+            raise k.Unsupported(f"{name} of a non-float")
+        return native_reduce(k, args[0], eqn.inputs[0].aval, eqn.outputs[0].aval,
+                             eqn.params["axes"], op)
+
     prim = Primitive(name, lambda x, *, axes: ufunc.reduce(x, axis=axes),
                      reduce_type(name, fn, needs_identity=True), jvp=jvp, lower=lower,
-                     cost=input_size, fresh=True)
+                     native=native, cost=input_size, fresh=True)
     return prim
 
 

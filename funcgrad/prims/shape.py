@@ -43,6 +43,18 @@ def _reshape_type(x: ArrayType, *, shape):
 
 reshape_p = Primitive("reshape", lambda x, *, shape: np.reshape(x, shape), _reshape_type,
                       linear=True, lower=_with_param(np.reshape, "shape"), cost=free)
+
+
+def _reshape_native(k, args, eqn):
+    (x,), src, shape = args, eqn.inputs[0].aval, tuple(eqn.params["shape"])
+    if src.ndim == 0:
+        return x if not shape else f"np.full({shape!r}, {x})"
+    if not shape:
+        return f"np.ascontiguousarray({x}).ravel()[0]"
+    return f"np.ascontiguousarray({x}).reshape({shape!r})"
+
+
+reshape_p.native = _reshape_native
 reshape_p.jvp = lambda primals, tangents, *, shape: (reshape(primals[0], shape),
                                                      reshape(tangents[0], shape))
 reshape_p.transpose = lambda ct, x, *, shape: [reshape(ct, x.aval.shape)]
@@ -61,6 +73,10 @@ def _broadcast_type(x: ArrayType, *, shape):
 broadcast_to_p = Primitive("broadcast_to", lambda x, *, shape: np.broadcast_to(x, shape),
                            _broadcast_type, linear=True,
                            lower=_with_param(np.broadcast_to, "shape"), cost=free)
+broadcast_to_p.native = lambda k, args, eqn: (
+    args[0] if eqn.inputs[0].aval.shape == tuple(eqn.params["shape"]) else
+    f"np.full({tuple(eqn.params['shape'])!r}, {args[0]})" if eqn.inputs[0].aval.ndim == 0 else
+    f"np.broadcast_to({args[0]}, {tuple(eqn.params['shape'])!r})")
 broadcast_to_p.jvp = lambda primals, tangents, *, shape: (broadcast_to(primals[0], shape),
                                                           broadcast_to(tangents[0], shape))
 broadcast_to_p.transpose = lambda ct, x, *, shape: [unbroadcast(ct, x.aval.shape)]
@@ -75,6 +91,9 @@ def _transpose_type(x: ArrayType, *, perm):
 
 transpose_p = Primitive("transpose", lambda x, *, perm: np.transpose(x, perm), _transpose_type,
                         linear=True, lower=_with_param(np.transpose, "perm"), cost=free)
+transpose_p.native = lambda k, args, eqn: (
+    args[0] if tuple(eqn.params["perm"]) == tuple(range(eqn.inputs[0].aval.ndim)) else
+    f"np.transpose({args[0]}, {tuple(eqn.params['perm'])!r})")
 transpose_p.jvp = lambda primals, tangents, *, perm: (transpose(primals[0], perm),
                                                       transpose(tangents[0], perm))
 transpose_p.transpose = lambda ct, x, *, perm: [transpose(ct, tuple(np.argsort(perm)))]
@@ -133,9 +152,36 @@ def reducer(ufunc, wrapper):
     return impl, lower
 
 
+def native_reduce(k, x: str, src: ArrayType, out: ArrayType, axes, op: str) -> str:
+    """Kernel code reducing `x` over `axes` with op 'sum', 'max' or 'min': a whole-array
+    reduction, a loop adding rows (leading axes) or one reducing each row (the reduced axes
+    moved last)."""
+    axes = sorted(axes)
+    if not axes or src.ndim == 0 or any(src.shape[a] == 0 for a in axes):
+        raise k.Unsupported("an empty or trivial reduction")
+    if src.dtype.kind not in "fiu" or out.dtype != src.dtype:
+        if not (op == "sum" and len(axes) == src.ndim and out.dtype == np.int64
+                and src.dtype.kind in "bi"):
+            raise k.Unsupported("a reduction that changes the dtype")
+    if len(axes) == src.ndim:
+        return f"np.{op}({x})"
+    kept = [i for i in range(src.ndim) if i not in axes]
+    n_kept = int(np.prod([src.shape[i] for i in kept]))
+    n_red = int(np.prod([src.shape[i] for i in axes]))
+    reshape = "" if len(kept) == 1 else f".reshape({out.shape!r})"
+    if op == "sum" and axes == list(range(len(axes))):
+        return f"col_sums(np.ascontiguousarray({x}).reshape(({n_red}, {n_kept}))){reshape}"
+    perm = tuple(kept + axes)
+    moved = x if perm == tuple(range(src.ndim)) else f"np.transpose({x}, {perm!r})"
+    fn = {"sum": "row_sums", "max": "row_max", "min": "row_min"}[op]
+    return f"{fn}(np.ascontiguousarray({moved}).reshape(({n_kept}, {n_red}))){reshape}"
+
+
 _sum_impl, _sum_lower = reducer(np.add, np.sum)
 reduce_sum_p = Primitive("reduce_sum", _sum_impl, reduce_type("reduce_sum", np.sum),
                          linear=True, lower=_sum_lower, cost=input_size, fresh=True)
+reduce_sum_p.native = lambda k, args, eqn: native_reduce(
+    k, args[0], eqn.inputs[0].aval, eqn.outputs[0].aval, eqn.params["axes"], "sum")
 reduce_sum_p.jvp = lambda primals, tangents, *, axes: (
     reduce_sum(primals[0], axes), reduce_sum(tangents[0], axes))
 reduce_sum_p.transpose = lambda ct, x, *, axes: [
@@ -153,8 +199,14 @@ def _full_lower(in_avals, params):
                     {"f": np.full, "v": params["fill_value"], "dt": params["dtype"]})
 
 
+def _full_native(k, args, eqn):
+    p = eqn.params
+    value = k.lit(p["fill_value"], p["dtype"])
+    return value if not p["shape"] else f"np.full({tuple(p['shape'])!r}, {value})"
+
+
 full_p = Primitive("full", _full_impl, lambda *, shape, fill_value, dtype: ArrayType(shape, dtype),
-                   nondiff=True, lower=_full_lower, cost=free, fresh=True)
+                   nondiff=True, lower=_full_lower, native=_full_native, cost=free, fresh=True)
 
 
 # --- bind wrappers and helpers -------------------------------------------------------------

@@ -7,6 +7,7 @@ function is traced through inline, so every transformation composes with jit.
 from __future__ import annotations
 
 import functools
+import os
 import threading
 import warnings
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .. import tree
+from ..compile import native
 from ..compile.codegen import compile_graph, failing_equation
 from ..compile.passes import optimize
 from ..core import trace as _trace
@@ -67,17 +69,80 @@ def _describe_key(key) -> list[tuple[str, str]]:
     return out
 
 
+BACKENDS = ("numpy", "compiled", "auto")
+
+
+def _hot_calls() -> int:
+    return int(os.environ.get("FUNCGRAD_JIT_HOT_CALLS", "20"))
+
+
 class Stage:
     """The compiled stage of one signature: `.graph` (after the passes), `.as_text()` (the
-    generated NumPy source), `.cost()` (FLOPs, bytes moved, peak live memory)."""
+    code that runs: NumPy, or the compiled tier's driver and kernels), `.tier` ('numpy' or
+    'compiled'), `.cost()` (FLOPs, bytes moved, peak live memory).
 
-    def __init__(self, graph: Graph, raw_graph: Graph, fn: Callable, source: str, out_tree):
+    With the compiled tier (backend 'compiled' or 'auto'), `.wait()` blocks until its
+    compilation has finished (or failed: `.native_error` says why; the NumPy code goes on
+    running)."""
+
+    def __init__(self, graph: Graph, raw_graph: Graph, fn: Callable, source: str, out_tree,
+                 backend: str = "numpy", name: str = "compiled"):
         self.graph, self.raw_graph, self.fn, self.source = graph, raw_graph, fn, source
+        self.numpy_fn = fn
         self.out_tree = out_tree
         self.single = out_tree == _LEAF    # the function returns one array, not a pytree
+        self.backend, self.name = backend, name
+        self.tier = "numpy"
+        self.native = None                 # the NativeProgram, once compiled and checked
+        self.native_error: str | None = None
+        self.calls = 0
+        self._done = threading.Event()
+        if backend == "numpy":
+            self._done.set()
+        elif backend == "compiled":
+            self.fn = self._first_call
+        else:
+            self.fn = self._warm_call
 
     def as_text(self) -> str:
+        if self.native is not None:
+            return self.native.source
         return self.source
+
+    def wait(self, timeout: float | None = None) -> str:
+        """Wait for the compiled tier (if one was asked for); the tier that now runs."""
+        self._done.wait(timeout)
+        return self.tier
+
+    # -- the compiled tier: compiled at the first call, or in the background once hot
+    def _first_call(self, *flat):
+        out = self.numpy_fn(*flat)
+        self._compile_native(flat, out)
+        return out
+
+    def _warm_call(self, *flat):
+        out = self.numpy_fn(*flat)
+        self.calls += 1
+        if self.calls == _hot_calls():
+            self.fn = self.numpy_fn      # stop counting; the compiled tier swaps itself in
+            args = [a.copy() if type(a) is np.ndarray else a for a in flat]
+            ref = [np.array(o, copy=True) for o in out]
+            _background().submit(self._compile_native, args, ref)
+        return out
+
+    def _compile_native(self, args, reference) -> None:
+        try:
+            prog = native.build(self.graph, args, reference, self.name)
+        except native.Mismatch as err:
+            self.native_error = str(err)
+        except Exception as err:     # an unexpected failure leaves the NumPy tier running
+            self.native_error = f"{type(err).__name__}: {err}"
+        else:
+            self.native, self.tier, self.fn = prog, "compiled", prog.fn
+        finally:
+            if self.fn in (self._first_call, self._warm_call):
+                self.fn = self.numpy_fn
+            self._done.set()
 
     def cost(self) -> dict:
         return graph_cost(self.graph)
@@ -90,9 +155,10 @@ class Jitted:
     """A function compiled per input signature; see `jit`."""
 
     def __init__(self, fun: Callable, static_argnums=(), static_argnames=(),
-                 explain_cache_misses: bool = False):
+                 explain_cache_misses: bool = False, backend: str | None = None):
         functools.update_wrapper(self, fun)
         self.fun = fun
+        self.backend = _resolve_backend(backend)
         nums = (static_argnums,) if isinstance(static_argnums, int) else static_argnums
         if not isinstance(nums, (tuple, list, range)) or \
                 not all(isinstance(i, int) for i in nums):
@@ -186,7 +252,7 @@ class Jitted:
         graph.consts[:] = [c.copy() if type(c) is np.ndarray else c for c in graph.consts]
         optimized = optimize(graph)
         fn, src = compile_graph(optimized, _fn_name(self.fun))
-        return Stage(optimized, graph, fn, src, out_tree)
+        return Stage(optimized, graph, fn, src, out_tree, self.backend, _fn_name(self.fun))
 
     def lower(self, *args, **kwargs) -> Stage:
         """The compiled stage for these arguments (compiling it if needed).
@@ -229,6 +295,37 @@ def _name_the_line(err: Exception) -> None:
                 *err.args[1:])
 
 
+_executor = None
+_executor_lock = threading.Lock()
+
+
+def _background():
+    """The one thread that compiles hot functions to the compiled tier."""
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            from concurrent.futures import ThreadPoolExecutor
+            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="funcgrad-compile")
+        return _executor
+
+
+def _resolve_backend(backend: str | None) -> str:
+    """The backend asked for (default: $FUNCGRAD_JIT_BACKEND, else 'auto'); 'auto' without
+    numba is 'numpy', and 'compiled' without numba is an ImportError saying what to
+    install."""
+    chosen = backend if backend is not None else os.environ.get("FUNCGRAD_JIT_BACKEND", "auto")
+    if chosen not in BACKENDS:
+        where_ = "backend" if backend is not None else "$FUNCGRAD_JIT_BACKEND"
+        raise ValueError(f"jit: {where_} must be one of {', '.join(map(repr, BACKENDS))}, "
+                         f"not {chosen!r}")
+    if chosen != "numpy" and not native.available():
+        if chosen == "compiled":
+            raise ImportError(f"jit(backend='compiled'): {native.INSTALL_HINT}, or use "
+                              f"backend='numpy'")
+        return "numpy"
+    return chosen
+
+
 def _hashable(v, what: str):
     try:
         hash(v)
@@ -259,10 +356,18 @@ def _fn_name(fun) -> str:
 
 
 def jit(fun: Callable | None = None, static_argnums=(), static_argnames=(),
-        explain_cache_misses: bool = False) -> Any:
+        explain_cache_misses: bool = False, backend: str | None = None) -> Any:
     """Compile `fun`: trace once per signature (shapes, dtypes, pytree structure, static
     values), optimise the graph and generate straight-line NumPy code; calls then cost one
     cache lookup plus the generated code.
+
+    `backend` chooses the code that runs: 'numpy' (the generated NumPy code), 'compiled'
+    (the compiled tier, from the first call: fused numba kernels and native loops; needs
+    `pip install 'funcgrad[fast]'`) or 'auto' (the default, from $FUNCGRAD_JIT_BACKEND if
+    set): NumPy code first, then, once a signature has been called 20 times, the compiled
+    tier, compiled on a background thread and swapped in when ready. The compiled tier is
+    used only after it reproduced the NumPy code's result on a real call; what it cannot
+    compile runs as NumPy code.
 
     >>> import funcgrad as fg, numpy as np
     >>> f = fg.jit(lambda x, y: (x * y).sum())
@@ -274,5 +379,5 @@ def jit(fun: Callable | None = None, static_argnums=(), static_argnames=(),
     if fun is None:
         return functools.partial(jit, static_argnums=static_argnums,
                                  static_argnames=static_argnames,
-                                 explain_cache_misses=explain_cache_misses)
-    return Jitted(fun, static_argnums, static_argnames, explain_cache_misses)
+                                 explain_cache_misses=explain_cache_misses, backend=backend)
+    return Jitted(fun, static_argnums, static_argnames, explain_cache_misses, backend)

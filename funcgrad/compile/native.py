@@ -1,0 +1,490 @@
+"""The compiled tier: an optimised graph -> NumPy driver code calling numba kernels.
+
+The graph is cut into regions: maximal runs of equations whose primitives have a `native`
+rule. Each region becomes one numba function (a "kernel"); the rest stays NumPy code, so what
+the compiled tier cannot lower runs as before, never an error. Inside a kernel:
+
+- elementwise chains are written as one nested expression (a value used once, by another
+  elementwise operation, is inlined), which numba compiles to one loop with no temporaries;
+- `scan` and `while` bodies become native loops (their per-iteration Python dispatch, the
+  cost that dominates small-state loops, is gone);
+- matrix products call BLAS through numba's np.dot.
+
+Kernels are written to a module file in the cache directory (named by the hash of their
+source) and compiled with numba's on-disk cache, so a second process loads them instead of
+compiling. A compiled program is used only after one run on real arguments has matched the
+NumPy tier's result (`build`); a region numba cannot type falls back to NumPy code.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+import threading
+import warnings
+
+import numpy as np
+
+from ..core.ir import Eqn, Graph, Lit, Var
+from ..core.primitive import Lowering
+from .codegen import compile_graph
+
+INSTALL_HINT = "the compiled tier needs numba: pip install 'funcgrad[fast]'"
+_MAX_REGION = 4000        # equations per kernel: LLVM's compile time grows faster than linear
+_SUPPORTED_KINDS = "biuf"
+
+
+class Unsupported(Exception):
+    """Raised by a `native` rule for an application it cannot write as kernel code."""
+
+
+def available() -> bool:
+    """Is numba importable (the `fast` extra installed)?
+
+    >>> isinstance(available(), bool)
+    True
+    """
+    return importlib.util.find_spec("numba") is not None    # without importing it (0.5 s)
+
+
+# ------------------------------------------------------------------------- kernel builder
+
+
+def _np_type(dt) -> str:
+    dt = np.dtype(dt)
+    return "np.bool_" if dt.kind == "b" else f"np.{dt.name}"
+
+
+class KernelBuilder:
+    """Writes the source of one kernel. `native` rules call it: `lit`, `tmp`, `line`,
+    `ufunc`, `cast`, `inline` (a sub-graph, for loop bodies) and `Unsupported`."""
+
+    Unsupported = Unsupported
+
+    def __init__(self):
+        self.lines: list[str] = []
+        self.prelude: list[str] = []
+        self.depth = 1
+        self._count = 0
+        self._lits: dict = {}
+        self.const_args: list[tuple[str, np.ndarray]] = []   # arrays loop bodies captured
+
+    @staticmethod
+    def dtype(dt) -> str:
+        """The kernel's name for a dtype (np.float32, np.bool_ ...)."""
+        return _np_type(dt)
+
+    # -- names and lines
+    def tmp(self, stem: str = "t") -> str:
+        self._count += 1
+        return f"{stem}{self._count}"
+
+    def line(self, src: str) -> None:
+        self.lines.append("    " * self.depth + src)
+
+    def lit(self, val, dtype) -> str:
+        """A named constant of `dtype` holding `val` (hoisted to the kernel's first lines)."""
+        dt = np.dtype(dtype)
+        if dt.kind not in _SUPPORTED_KINDS:
+            raise Unsupported(f"constant of dtype {dt}")
+        if dt.kind == "b":
+            return "True" if val else "False"
+        if dt.kind == "f":
+            v = float(val)
+            text = repr(v) if np.isfinite(v) else ("np.nan" if v != v else
+                                                    ("np.inf" if v > 0 else "-np.inf"))
+        else:
+            text = repr(int(val))
+        key = (text, dt.name)
+        name = self._lits.get(key)
+        if name is None:
+            name = self._lits[key] = f"l{len(self._lits)}"
+            self.prelude.append(f"    {name} = {_np_type(dt)}({text})")
+        return name
+
+    # -- typing helpers for rules
+    def cast(self, expr: str, aval, dtype) -> str:
+        """`expr` (of type `aval`) converted to `dtype`, or itself if it already has it."""
+        dtype = np.dtype(dtype)
+        if aval.dtype == dtype:
+            return expr
+        if aval.ndim == 0:
+            return f"{_np_type(dtype)}({expr})"
+        return f"{expr}.astype({_np_type(dtype)})"
+
+    def ufunc(self, fn, args: list[str], eqn: Eqn) -> str:
+        """`fn(*args)` for a NumPy ufunc numba supports, with NumPy's dtype rules: operands
+        are first converted to the dtype the operation computes in (NumPy 2 promotion, with
+        weakly typed Python scalars, which numba's own promotion would not follow)."""
+        from numba.np.ufunc_db import get_ufuncs
+        if not isinstance(fn, np.ufunc) or fn not in get_ufuncs() or \
+                getattr(np, fn.__name__, None) is not fn:
+            raise Unsupported(f"{getattr(fn, '__name__', fn)} is not a numba ufunc")
+        out = eqn.outputs[0].aval
+        in_avals = [v.aval for v in eqn.inputs]
+        strong = [a.dtype for a in in_avals if not a.weak] or [a.dtype for a in in_avals]
+        common = np.result_type(*strong)
+        if out.dtype.kind in "iu" and fn in (np.true_divide, np.floor_divide, np.remainder,
+                                             np.fmod, np.power):
+            raise Unsupported("integer division and powers follow Python's rules in numba")
+        if common.kind == "b" and out.dtype.kind != "b":
+            raise Unsupported("arithmetic on booleans")
+        args = [self.cast(a, av, common) for a, av in zip(args, in_avals)]
+        return f"np.{fn.__name__}({', '.join(args)})"
+
+    # -- emitting graphs
+    def emit(self, eqns, env: dict, keep: set) -> int:
+        """Write `eqns` (a block: a region or a loop body); returns how many were written
+        before the first one that has no native rule (all of them for a loop body)."""
+        uses: dict[Var, int] = {}
+        consumer: dict[Var, Eqn] = {}
+        for eqn in eqns:
+            for v in eqn.inputs:
+                if isinstance(v, Var):
+                    uses[v] = uses.get(v, 0) + 1
+                    consumer[v] = eqn
+        for i, eqn in enumerate(eqns):
+            try:
+                self.emit_eqn(eqn, env, keep, uses, consumer)
+            except Unsupported:
+                return i
+        return len(eqns)
+
+    def atom(self, v, env: dict) -> str:
+        if isinstance(v, Lit):
+            return self.lit(v.val, v.aval.dtype)
+        return env[v]
+
+    def emit_eqn(self, eqn: Eqn, env: dict, keep: set, uses: dict, consumer: dict) -> None:
+        prim = eqn.primitive
+        rule = prim.native
+        if rule is None or prim.effect:
+            raise Unsupported(prim.name)
+        for v in (*eqn.inputs, *eqn.outputs):
+            if v.aval.dtype.kind not in _SUPPORTED_KINDS or v.aval.dtype == np.float16:
+                raise Unsupported(f"dtype {v.aval.dtype}")
+        mark, depth = len(self.lines), self.depth
+        try:
+            args = [self.atom(v, env) for v in eqn.inputs]
+            result = rule(self, args, eqn)
+        except Unsupported:
+            del self.lines[mark:]
+            self.depth = depth
+            raise
+        results = [result] if isinstance(result, str) else list(result)
+        for v, expr in zip(eqn.outputs, results):
+            if expr.isidentifier() or expr in ("True", "False"):
+                env[v] = expr
+            elif (prim.elementwise and uses.get(v) == 1 and v not in keep
+                  and consumer[v].primitive.elementwise):
+                env[v] = f"({expr})"       # inlined into its one consumer: fused, no temporary
+            else:
+                name = self.tmp()
+                self.line(f"{name} = {expr}")
+                env[v] = name
+
+    def inline(self, graph: Graph, args: list[str]) -> list[str]:
+        """Write a sub-graph's equations (a loop body) here; its outputs' expressions."""
+        env: dict = {}
+        for v, a in zip(graph.invars, args):
+            env[v] = a
+        for v, c in zip(graph.constvars, graph.consts):
+            if np.ndim(c) == 0:
+                env[v] = self.lit(np.asarray(c)[()], v.aval.dtype)
+            else:      # passed to the kernel as an argument (never baked into its code)
+                name = f"k{len(self.const_args)}"
+                self.const_args.append((name, np.ascontiguousarray(c)))
+                env[v] = name
+        keep = {v for v in graph.outvars if isinstance(v, Var)}
+        if self.emit(graph.eqns, env, keep) != len(graph.eqns):
+            raise Unsupported("a loop body with an operation the compiled tier lacks")
+        return [self.atom(v, env) for v in graph.outvars]
+
+    def materialize(self, expr: str, stem: str = "t") -> str:
+        """`expr` as a name (so that a loop can rebind it, or it is evaluated once)."""
+        if expr.isidentifier():
+            return expr
+        name = self.tmp(stem)
+        self.line(f"{name} = {expr}")
+        return name
+
+
+# --------------------------------------------------------------------- regions and kernels
+
+class Region:
+    """A run of equations written as one kernel."""
+
+    def __init__(self, eqns, inputs, outputs, source: str, views: bool):
+        self.eqns, self.inputs, self.outputs, self.source = eqns, inputs, outputs, source
+        self.views = views          # may an output share memory with an input?
+        self.kernel = None          # the numba dispatcher
+        self.const_args: list = []  # arrays passed after the inputs (loop-body constants)
+
+
+def _loop_like(eqn: Eqn) -> bool:
+    return any(isinstance(v, Graph) for v in eqn.params.values())
+
+
+def partition(graph: Graph) -> list:
+    """The graph's equations as a list of `Eqn` (NumPy code) and `Region` (a kernel)."""
+    later_uses: dict[Var, int] = {}
+    for eqn in graph.eqns:
+        for v in eqn.inputs:
+            if isinstance(v, Var):
+                later_uses[v] = later_uses.get(v, 0) + 1
+    for v in graph.outvars:
+        if isinstance(v, Var):
+            later_uses[v] = later_uses.get(v, 0) + 1
+
+    items: list = []
+    eqns, i = graph.eqns, 0
+    while i < len(eqns):
+        chunk = eqns[i:i + _MAX_REGION]
+        region, n = _build_region(chunk, later_uses)
+        if region is None:
+            items.extend(chunk[:max(n, 1)])
+            i += max(n, 1)
+        else:
+            items.append(region)
+            i += n
+    return items
+
+
+def _build_region(eqns, later_uses) -> tuple[Region | None, int]:
+    """The longest prefix of `eqns` that is one worthwhile kernel, or (None, its length)."""
+    k = KernelBuilder()
+    env: dict = {}
+    params: dict[Var, str] = {}
+
+    class Env(dict):
+        def __missing__(self, v):       # a value from outside the region: a parameter
+            name = f"a{len(params)}"
+            params[v] = name
+            if v.aval.ndim == 0:
+                k.prelude.append(f"    s{name} = as_scalar({name})")
+                name = f"s{name}"
+            self[v] = name
+            return name
+    env = Env()
+    # values also read after this chunk stay names (one read inside it would inline them)
+    chunk_uses: dict[Var, int] = {}
+    for e in eqns:
+        for v in e.inputs:
+            if isinstance(v, Var):
+                chunk_uses[v] = chunk_uses.get(v, 0) + 1
+    keep = {v for e in eqns for v in e.outputs
+            if later_uses.get(v, 0) > chunk_uses.get(v, 0)}
+    n = k.emit(eqns, env, keep)
+    body = eqns[:n]
+    if n == 0 or (n == 1 and not _loop_like(body[0])):
+        return None, n
+    used_inside: dict[Var, int] = {}
+    for e in body:
+        for v in e.inputs:
+            if isinstance(v, Var):
+                used_inside[v] = used_inside.get(v, 0) + 1
+    outputs = [v for v in dict.fromkeys(v for e in body for v in e.outputs)
+               if later_uses.get(v, 0) > used_inside.get(v, 0)]
+    if not outputs:
+        return None, n
+    out_exprs = []
+    for v in outputs:
+        expr = k.materialize(env[v], "o")
+        out_exprs.append(expr if v.aval.ndim else f"to_0d({expr})")
+    inputs = list(params)
+    # an output made by a primitive that may return a view (reshape, broadcast_to, a loop
+    # handing its carry back) is not fresh memory the NumPy driver could overwrite
+    viewish = {v for e in body if not e.primitive.fresh for v in e.outputs}
+    views = any(v in viewish for v in outputs)
+    names = [params[v] for v in inputs] + [name for name, _ in k.const_args]
+    src = ["def kernel(" + ", ".join(names) + "):", *k.prelude, *k.lines,
+           f"    return ({', '.join(out_exprs)},)"]
+    region = Region(body, inputs, outputs, "\n".join(src) + "\n", views)
+    region.const_args = [c for _, c in k.const_args]
+    return region, n
+
+
+# ----------------------------------------------------------------------- numba and caching
+
+_HEADER = ("import numpy as np\nimport numba\n"
+           "from funcgrad.compile._numba_lib import as_scalar, to_0d, row_sums, row_max, "
+           "row_min, col_sums\n\n")
+_DECORATOR = '@numba.njit(cache=True, nogil=True, error_model="numpy")\n'
+_kernels: dict[str, object] = {}
+_kernels_lock = threading.Lock()
+
+
+def cache_dir() -> str:
+    """Where kernel modules (and numba's compiled code beside them) are kept across
+    processes: $FUNCGRAD_CACHE_DIR, else ~/.cache/funcgrad/kernels."""
+    root = os.environ.get("FUNCGRAD_CACHE_DIR") or os.path.join(
+        os.path.expanduser("~"), ".cache", "funcgrad")
+    return os.path.join(root, "kernels")
+
+
+def _writable_dir() -> str:
+    path = cache_dir()
+    try:
+        os.makedirs(path, exist_ok=True)
+        if os.access(path, os.W_OK):
+            return path
+    except OSError:
+        pass
+    path = os.path.join(tempfile.gettempdir(), f"funcgrad-kernels-{os.getuid()}")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def load_kernel(source: str):
+    """The numba dispatcher of a kernel's source (one module file per distinct source)."""
+    with _kernels_lock:
+        disp = _kernels.get(source)
+        if disp is not None:
+            return disp
+        text = _HEADER + _DECORATOR + source
+        digest = hashlib.sha256(text.encode()).hexdigest()[:24]
+        name = f"funcgrad_kernel_{digest}"
+        path = os.path.join(_writable_dir(), name + ".py")
+        if not os.path.exists(path):
+            # written once, atomically: numba's disk cache is keyed by the file's timestamp
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+            os.replace(tmp, path)
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        disp = _kernels[source] = module.kernel
+        return disp
+
+
+class _KernelCall:
+    """What the NumPy code generator sees of a region: a multiple-result operation whose
+    lowering calls the kernel."""
+
+    name = "native_kernel"
+    multiple_results = True
+    effect = False
+    simplify = None
+
+    def __init__(self, region: Region, fn):
+        self.region, self.impl = region, fn
+        self.fresh = not region.views
+        n = len(region.inputs)
+        refs = {"k": fn, **{f"c{i}": c for i, c in enumerate(region.const_args)}}
+        operands = [f"{{{i}}}" for i in range(n)] + [
+            f"{{c{i}}}" for i in range(len(region.const_args))]
+        self._lowering = Lowering("{k}(" + ", ".join(operands) + ")", refs)
+
+    def lower(self, in_avals, params):
+        return self._lowering
+
+    def bind(self, *args, **params):   # pragma: no cover - compiled graphs are not re-traced
+        raise TypeError("a compiled kernel is not traceable")
+
+
+def _driver_graph(graph: Graph, items, call_of) -> Graph:
+    eqns = []
+    for it in items:
+        if isinstance(it, Region):
+            eqns.append(Eqn(_KernelCall(it, call_of(it)), list(it.inputs), list(it.outputs),
+                            {}, None))
+        else:
+            eqns.append(it)
+    return Graph(graph.invars, graph.outvars, eqns, graph.constvars, graph.consts,
+                 graph.names, dict(graph.info))
+
+
+class NativeProgram:
+    """A compiled-tier program: `fn` (the driver), `source` (driver and kernels)."""
+
+    def __init__(self, fn, driver_source: str, regions: list[Region], fallbacks: list[str]):
+        self.fn, self.regions, self.fallbacks = fn, regions, fallbacks
+        parts = [driver_source]
+        for i, r in enumerate(regions):
+            parts.append(f"# kernel {i} ({len(r.eqns)} equations), numba\n" + _DECORATOR
+                         + r.source)
+        self.source = "\n".join(parts)
+
+
+class Mismatch(Exception):
+    """The compiled tier's result differs from the NumPy tier's (so it is not used)."""
+
+
+def _tolerance(dtype) -> float:
+    return 1e-4 if np.dtype(dtype) in (np.float32, np.complex64) else 1e-7
+
+
+def check_same(got, want) -> None:
+    """Raise Mismatch unless the two tiers' outputs agree (shapes, dtypes, values to a few
+    ulps times the depth of the computation; NaNs where NaNs are)."""
+    for i, (g, w) in enumerate(zip(got, want)):
+        g, w = np.asarray(g), np.asarray(w)
+        if g.shape != w.shape or g.dtype != w.dtype:
+            raise Mismatch(f"output {i}: {g.dtype}{list(g.shape)} vs the NumPy tier's "
+                           f"{w.dtype}{list(w.shape)}")
+        if w.dtype.kind in "fc":
+            tol = _tolerance(w.dtype)
+            finite = np.isfinite(w)
+            scale = max(1.0, float(np.max(np.abs(w[finite]), initial=0.0)))
+            ok = np.array_equal(np.isnan(g), np.isnan(w)) and np.allclose(
+                g[finite], w[finite], rtol=tol, atol=tol * scale) and \
+                np.array_equal(g[~finite & ~np.isnan(w)], w[~finite & ~np.isnan(w)])
+        else:
+            ok = np.array_equal(g, w)
+        if not ok:
+            raise Mismatch(f"output {i} differs from the NumPy tier's")
+
+
+def build(graph: Graph, args, reference, fn_name: str = "compiled") -> NativeProgram:
+    """Compile `graph` (optimised) to the compiled tier, run it on `args` and check it
+    against `reference` (the NumPy tier's outputs on the same arguments). Regions numba
+    cannot compile run as NumPy code; a mismatch raises `Mismatch`."""
+    from numba.core.errors import NumbaError
+    if any(e.primitive.effect for e in graph.eqns):
+        raise Mismatch("a program with side effects (debug callbacks) stays on the NumPy "
+                       "tier, so they run once per call")
+    items = partition(graph)
+    regions = [it for it in items if isinstance(it, Region)]
+    if not regions:
+        raise Mismatch("no part of the program has compiled-tier code")
+    failed: dict[int, str] = {}
+
+    def checked(region: Region):
+        disp = region.kernel = load_kernel(region.source)
+        sub = Graph(region.inputs, region.outputs, region.eqns)
+        fallback, _ = compile_graph(sub, "region", copy_outputs=False)
+        n_in = len(region.inputs)
+
+        def call(*a):
+            if id(region) not in failed:
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")   # numba's performance notes
+                        return disp(*a)
+                except NumbaError as err:
+                    failed[id(region)] = f"{type(err).__name__}: {str(err).splitlines()[0]}"
+            return fallback(*a[:n_in])
+        return call
+
+    trial, _ = compile_graph(_driver_graph(graph, items, checked), fn_name)
+    got = trial(*args)
+    fallbacks = []
+    if failed:
+        fallbacks = list(failed.values())
+        new_items = []
+        for it in items:
+            if isinstance(it, Region) and id(it) in failed:
+                new_items.extend(it.eqns)
+            else:
+                new_items.append(it)
+        items = new_items
+        regions = [it for it in items if isinstance(it, Region)]
+        if not regions:
+            raise Mismatch("numba could not compile any region: " + "; ".join(fallbacks))
+    check_same(got, reference)
+    fn, src = compile_graph(_driver_graph(graph, items, lambda r: r.kernel), fn_name)
+    return NativeProgram(fn, src, regions, fallbacks)
