@@ -28,7 +28,8 @@ import warnings
 import numpy as np
 
 from ..core.ir import Eqn, Graph, Lit, Var
-from ..core.primitive import Lowering
+from ..core.primitive import Lowering, free
+from ..core.types import ArrayType
 from .codegen import compile_graph
 
 INSTALL_HINT = "the compiled tier needs numba: pip install 'funcgrad[fast]'"
@@ -152,7 +153,7 @@ class KernelBuilder:
                 return i
         return len(eqns)
 
-    def atom(self, v, env: dict) -> str:
+    def atom(self, v, env: dict):
         if isinstance(v, Lit):
             return self.lit(v.val, v.aval.dtype)
         return env[v]
@@ -167,15 +168,25 @@ class KernelBuilder:
                 raise Unsupported(f"dtype {v.aval.dtype}")
         mark, depth = len(self.lines), self.depth
         try:
-            args = [self.atom(v, env) for v in eqn.inputs]
-            result = rule(self, args, eqn)
+            vals = [self.atom(v, env) for v in eqn.inputs]
+            if _loop_like(eqn):
+                result = rule(self, vals, eqn)          # loops take small values as they are
+            elif any(isinstance(x, Small) for x in vals) or any(
+                    is_small(v.aval) for v in eqn.outputs):
+                result = self._small(eqn, vals, rule)
+            else:
+                result = rule(self, vals, eqn)
         except Unsupported:
             del self.lines[mark:]
             self.depth = depth
             raise
-        results = [result] if isinstance(result, str) else list(result)
+        results = [result] if isinstance(result, (str, Small)) else list(result)
         for v, expr in zip(eqn.outputs, results):
-            if expr.isidentifier() or expr in ("True", "False"):
+            if isinstance(expr, Small):
+                env[v] = expr
+            elif is_small(v.aval):
+                env[v] = self.unpack(expr, v.aval)
+            elif expr.isidentifier() or expr in ("True", "False"):
                 env[v] = expr
             elif (prim.elementwise and uses.get(v) == 1 and v not in keep
                   and consumer[v].primitive.elementwise):
@@ -185,14 +196,138 @@ class KernelBuilder:
                 self.line(f"{name} = {expr}")
                 env[v] = name
 
-    def inline(self, graph: Graph, args: list[str]) -> list[str]:
-        """Write a sub-graph's equations (a loop body) here; its outputs' expressions."""
+    # -- small arrays: unrolled into one scalar per element (no allocation, no loop)
+    def _small(self, eqn: Eqn, vals: list, rule):
+        prim = eqn.primitive
+        scalar_ins = all(isinstance(x, Small) or v.aval.ndim == 0
+                         for x, v in zip(vals, eqn.inputs))
+        small_outs = all(is_small(v.aval) or v.aval.ndim == 0 for v in eqn.outputs)
+        if scalar_ins and small_outs and not prim.multiple_results:
+            if prim.elementwise:
+                return self._unrolled(eqn, vals, rule)
+            if prim.linear or prim.cost is free:
+                mark = len(self.lines)
+                try:
+                    return self._symbolic(eqn, vals)
+                except Unsupported:
+                    del self.lines[mark:]
+        return rule(self, [self.pack(x, v.aval) if isinstance(x, Small) else x
+                           for x, v in zip(vals, eqn.inputs)], eqn)
+
+    def _unrolled(self, eqn: Eqn, vals: list, rule) -> Small:
+        """An elementwise operation applied element by element (its rule on 0-d operands)."""
+        out = eqn.outputs[0].aval
+        scalar = Eqn(eqn.primitive, [Var(ArrayType((), v.aval.dtype, v.aval.weak))
+                                     for v in eqn.inputs],
+                     [Var(ArrayType((), out.dtype))], eqn.params)
+        elems = []
+        for idx in np.ndindex(out.shape):
+            args = []
+            for x, v in zip(vals, eqn.inputs):
+                if isinstance(x, Small):
+                    # the element NumPy broadcasting reads (size-1 axes repeat)
+                    shape = v.aval.shape
+                    src = idx[len(idx) - len(shape):]
+                    src = tuple(0 if d == 1 else j for j, d in zip(src, shape))
+                    args.append(x.elems[int(np.ravel_multi_index(src, shape))] if shape
+                                else x.elems[0])
+                else:
+                    args.append(x)
+            elems.append(self.materialize(rule(self, args, scalar)))
+        return Small(elems, out.shape)
+
+    def _symbolic(self, eqn: Eqn, vals: list) -> Small | str:
+        """A linear or data-moving primitive on small operands: its own NumPy impl run on
+        arrays of symbolic scalars gives each output element as an expression."""
+        out = eqn.outputs[0].aval
+        ins = []
+        for x, v in zip(vals, eqn.inputs):
+            elems = x.elems if isinstance(x, Small) else [x]
+            cast = [_Sym(self.cast(e, ArrayType((), v.aval.dtype), out.dtype)) for e in elems]
+            ins.append(cast[0] if v.aval.ndim == 0 else
+                       np.array(cast + [None], dtype=object)[:-1].reshape(v.aval.shape))
+        try:
+            with _SymContext(self, out.dtype):
+                res = eqn.primitive.impl(*ins, **eqn.params)
+            res = np.asarray(res, dtype=object)
+        except Exception as err:
+            raise Unsupported(f"{eqn.primitive.name} on symbolic values: {err}") from None
+        if res.shape != out.shape:
+            raise Unsupported(f"{eqn.primitive.name} gave shape {res.shape} symbolically")
+        elems = [self.materialize(_sym_text(e, self, out.dtype)) for e in res.ravel()]
+        return Small(elems, out.shape) if out.ndim else elems[0]
+
+    def pack(self, x: Small, aval) -> str:
+        """A small value as an array (for an operation that is not unrolled)."""
+        if x.packed is None:
+            arr = self.tmp("p")
+            self.line(f"{arr} = np.array(({', '.join(x.elems)},), {_np_type(aval.dtype)})"
+                      + (f".reshape({aval.shape!r})" if aval.ndim > 1 else ""))
+            x.packed = arr
+        return x.packed
+
+    def unpack(self, expr: str, aval) -> Small:
+        arr = self.materialize(expr)
+        elems = [self.materialize(f"{arr}[{', '.join(map(str, idx))}]")
+                 for idx in np.ndindex(aval.shape)]
+        small = Small(elems, aval.shape)
+        small.packed = arr
+        return small
+
+    # -- loop support: carries, stacked outputs, slices (small values are unrolled there too)
+    def carry(self, val, in_aval, body_aval):
+        """A loop-carried value: fresh names (a loop rebinds them) holding `val`."""
+        if isinstance(val, Small):
+            return Small([self.materialize(self.cast(e, ArrayType((), in_aval.dtype),
+                                                     body_aval.dtype), "c", force=True)
+                          for e in val.elems], val.shape)
+        return self.materialize(self.cast(val, in_aval, body_aval.dtype), "c", force=True)
+
+    def rebind(self, carry: list, outs: list) -> None:
+        """End of an iteration: `carry = outs` (all at once)."""
+        names, vals = [], []
+        for c, o in zip(carry, outs):
+            if isinstance(c, Small):
+                o = o if isinstance(o, Small) else self.unpack(o, ArrayType(c.shape, None))
+                names += c.elems
+                vals += o.elems
+            else:
+                names.append(c)
+                vals.append(self.pack(o, ArrayType(o.shape, None)) if isinstance(o, Small)
+                            else o)
+        if names:
+            self.line(f"{', '.join(names)} = {', '.join(vals)}")
+
+    def buffer(self, aval) -> str:
+        """An uninitialised array for a loop's stacked outputs."""
+        name = self.tmp("ys")
+        self.line(f"{name} = np.empty({aval.shape!r}, {_np_type(aval.dtype)})")
+        return name
+
+    def store(self, buf: str, i: str, val) -> None:
+        if isinstance(val, Small):
+            for idx, e in zip(np.ndindex(val.shape), val.elems):
+                self.line(f"{buf}[{', '.join([i, *map(str, idx)])}] = {e}")
+        else:
+            self.line(f"{buf}[{i}] = {val}")
+
+    def load(self, xs: str, i: str, aval):
+        """`xs[i]` (aval: the slice's type)."""
+        if is_small(aval):
+            return Small([self.materialize(f"{xs}[{', '.join([i, *map(str, idx)])}]", "x")
+                          for idx in np.ndindex(aval.shape)], aval.shape)
+        return self.materialize(f"{xs}[{i}]", "x")
+
+    def inline(self, graph: Graph, args: list) -> list:
+        """Write a sub-graph's equations (a loop body) here; its outputs' values."""
         env: dict = {}
         for v, a in zip(graph.invars, args):
             env[v] = a
         for v, c in zip(graph.constvars, graph.consts):
             if np.ndim(c) == 0:
                 env[v] = self.lit(np.asarray(c)[()], v.aval.dtype)
+            elif is_small(v.aval):
+                env[v] = Small([self.lit(e, v.aval.dtype) for e in np.ravel(c)], v.aval.shape)
             else:      # passed to the kernel as an argument (never baked into its code)
                 name = f"k{len(self.const_args)}"
                 self.const_args.append((name, np.ascontiguousarray(c)))
@@ -202,13 +337,91 @@ class KernelBuilder:
             raise Unsupported("a loop body with an operation the compiled tier lacks")
         return [self.atom(v, env) for v in graph.outvars]
 
-    def materialize(self, expr: str, stem: str = "t") -> str:
-        """`expr` as a name (so that a loop can rebind it, or it is evaluated once)."""
-        if expr.isidentifier():
+    def materialize(self, expr, stem: str = "t", force: bool = False):
+        """`expr` as a name (evaluated once here); with `force`, always a new name (one that a
+        loop may rebind). A small value is materialised element by element."""
+        if isinstance(expr, Small):
+            return Small([self.materialize(e, stem, force) for e in expr.elems], expr.shape)
+        if not force and (expr.isidentifier() or expr in ("True", "False")):
             return expr
         name = self.tmp(stem)
         self.line(f"{name} = {expr}")
         return name
+
+
+SMALL = 16      # arrays of at most this many elements are unrolled into scalars in kernels
+
+
+def is_small(aval) -> bool:
+    return aval.ndim > 0 and 0 < aval.size <= SMALL
+
+
+class Small:
+    """A small array inside a kernel: one scalar expression per element (C order)."""
+
+    __slots__ = ("elems", "shape", "packed")
+
+    def __init__(self, elems: list[str], shape: tuple):
+        self.elems, self.shape, self.packed = elems, tuple(shape), None
+
+
+class _SymContext:
+    """While a primitive's impl runs on symbolic values: the builder and dtype that turn a
+    number it makes (a zero to add to) into a kernel constant."""
+
+    current: list = []
+
+    def __init__(self, k, dtype):
+        self.k, self.dtype = k, dtype
+
+    def __enter__(self):
+        _SymContext.current.append(self)
+
+    def __exit__(self, *exc):
+        _SymContext.current.pop()
+
+
+def _sym_text(x, k=None, dtype=None) -> str:
+    if isinstance(x, np.ndarray) and x.shape == ():
+        x = x[()]
+    if isinstance(x, _Sym):
+        return x.text
+    ctx = _SymContext.current[-1] if k is None else None
+    k, dtype = (ctx.k, ctx.dtype) if ctx is not None else (k, dtype)
+    return k.lit(x, dtype)
+
+
+class _Sym:
+    """A symbolic scalar: arithmetic builds the expression's text."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __add__(self, o):
+        return _Sym(f"({self.text} + {_sym_text(o)})")
+
+    def __radd__(self, o):
+        return _Sym(f"({_sym_text(o)} + {self.text})")
+
+    def __sub__(self, o):
+        return _Sym(f"({self.text} - {_sym_text(o)})")
+
+    def __rsub__(self, o):
+        return _Sym(f"({_sym_text(o)} - {self.text})")
+
+    def __mul__(self, o):
+        return _Sym(f"({self.text} * {_sym_text(o)})")
+
+    def __rmul__(self, o):
+        return _Sym(f"({_sym_text(o)} * {self.text})")
+
+    def __neg__(self):
+        return _Sym(f"(-{self.text})")
+
+    def __pos__(self):
+        return self
 
 
 # --------------------------------------------------------------------- regions and kernels
@@ -262,11 +475,18 @@ def _build_region(eqns, later_uses) -> tuple[Region | None, int]:
         def __missing__(self, v):       # a value from outside the region: a parameter
             name = f"a{len(params)}"
             params[v] = name
+            value = name
             if v.aval.ndim == 0:
                 k.prelude.append(f"    s{name} = as_scalar({name})")
-                name = f"s{name}"
-            self[v] = name
-            return name
+                value = f"s{name}"
+            elif is_small(v.aval):
+                elems = []
+                for j, idx in enumerate(np.ndindex(v.aval.shape)):
+                    k.prelude.append(f"    {name}_{j} = {name}[{', '.join(map(str, idx))}]")
+                    elems.append(f"{name}_{j}")
+                value = Small(elems, v.aval.shape)
+            self[v] = value
+            return value
     env = Env()
     # values also read after this chunk stay names (one read inside it would inline them)
     chunk_uses: dict[Var, int] = {}
@@ -291,7 +511,11 @@ def _build_region(eqns, later_uses) -> tuple[Region | None, int]:
         return None, n
     out_exprs = []
     for v in outputs:
-        expr = k.materialize(env[v], "o")
+        val = env[v]
+        if isinstance(val, Small):
+            out_exprs.append(k.pack(val, v.aval))
+            continue
+        expr = k.materialize(val, "o")
         out_exprs.append(expr if v.aval.ndim else f"to_0d({expr})")
     inputs = list(params)
     # an output made by a primitive that may return a view (reshape, broadcast_to, a loop

@@ -224,22 +224,6 @@ def _scan_cost(*avals, body, length, **params) -> int:
     return length * graph_cost(body)["flops"]
 
 
-def _native_carry(k, args, avals, body_avals) -> list[str]:
-    """Names for a loop's carry (a kernel rebinds them each iteration), from the initial
-    values, in the body's dtypes (numba needs one type per name)."""
-    names = []
-    for a, av, bv in zip(args, avals, body_avals):
-        name = k.tmp("c")
-        k.line(f"{name} = {k.cast(a, av, bv.dtype)}")
-        names.append(name)
-    return names
-
-
-def _native_step(k, carry: list[str], outs: list[str]) -> None:
-    if carry:
-        k.line(f"{', '.join(carry)} = {', '.join(outs)}")
-
-
 def _scan_native(k, args, eqn):
     """A native loop: `for i in range(length): carry, y = body(consts, carry, xs[i]);
     ys[i] = y`, the body written inline."""
@@ -247,21 +231,19 @@ def _scan_native(k, args, eqn):
     body, nc, nk, n = p["body"], p["num_consts"], p["num_carry"], p["length"]
     in_avals = [v.aval for v in eqn.inputs]
     consts = [k.materialize(a) for a in args[:nc]]
-    xs = [k.materialize(a) for a in args[nc + nk:]]
-    carry = _native_carry(k, args[nc:nc + nk], in_avals[nc:nc + nk], body.out_avals[:nk])
-    ys = []
-    for v in eqn.outputs[nk:]:
-        name = k.tmp("ys")
-        k.line(f"{name} = np.empty({v.aval.shape!r}, {k.dtype(v.aval.dtype)})")
-        ys.append(name)
+    xs = [k.materialize(k.pack(a, v) if not isinstance(a, str) else a)
+          for a, v in zip(args[nc + nk:], in_avals[nc + nk:])]
+    carry = [k.carry(a, av, bv) for a, av, bv in
+             zip(args[nc:nc + nk], in_avals[nc:nc + nk], body.out_avals[:nk])]
+    ys = [k.buffer(v.aval) for v in eqn.outputs[nk:]]
     i = k.tmp("i")
     k.line(f"for {i} in {f'range({n} - 1, -1, -1)' if p['reverse'] else f'range({n})'}:")
     k.depth += 1
-    x_now = [k.materialize(f"{x}[{i}]", "x") for x in xs]
+    x_now = [k.load(x, i, v.aval) for x, v in zip(xs, body.invars[nc + nk:])]
     outs = [k.materialize(o) for o in k.inline(body, consts + carry + x_now)]
     for y, o in zip(ys, outs[nk:]):
-        k.line(f"{y}[{i}] = {o}")
-    _native_step(k, carry, outs[:nk])
+        k.store(y, i, o)
+    k.rebind(carry, outs[:nk])
     k.depth -= 1
     return carry + ys
 
@@ -474,14 +456,14 @@ def _while_native(k, args, eqn):
     in_avals = [v.aval for v in eqn.inputs]
     cc = [k.materialize(a) for a in args[:ncc]]
     bc = [k.materialize(a) for a in args[ncc:ncc + nbc]]
-    carry = _native_carry(k, args[ncc + nbc:], in_avals[ncc + nbc:], body.out_avals)
+    carry = [k.carry(a, av, bv) for a, av, bv in
+             zip(args[ncc + nbc:], in_avals[ncc + nbc:], body.out_avals)]
     k.line("while True:")
     k.depth += 1
     test = k.inline(cond, cc + carry)[0]
     k.line(f"if not {test}:")
     k.line("    break")
-    outs = [k.materialize(o) for o in k.inline(body, bc + carry)]
-    _native_step(k, carry, outs)
+    k.rebind(carry, [k.materialize(o) for o in k.inline(body, bc + carry)])
     k.depth -= 1
     return carry
 
