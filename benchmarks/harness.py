@@ -8,6 +8,11 @@ each take one sample of every contender, in an order rotated each round, so that
 machine speed (other processes, turbo, thermal) falls on all contenders alike. The result is
 the median per-call time over the rounds, and the ratio of medians to NumPy's.
 
+A contender whose name contains "jit" also gets its compile cost measured: after its checks,
+a fresh step is built (a fresh function and jit object) and its first call is timed once
+(`Cell.first_call_ns`: trace + compile + one run, with the process's imports and the library's
+process-wide state already warm) and checked like the others.
+
 >>> from benchmarks.harness import Config, run_workload
 >>> from benchmarks.workloads import WORKLOADS
 >>> cells = run_workload(WORKLOADS["W3"](), Config(rounds=1, sample_ms=1, warmup_ms=1,
@@ -25,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .peers import Unavailable, to_numpy
-from .workloads import Workload
+from .workloads import Contender, Workload
 
 PEERS = ("jax", "jax.jit", "torch", "autograd")
 
@@ -38,6 +43,7 @@ class Config:
     sample_ms: float = 20.0
     warmup_ms: float = 200.0
     peers: bool = True
+    first_calls: bool = True  # time a fresh jit's first call (jit contenders)
 
 
 @dataclass
@@ -52,6 +58,7 @@ class Cell:
     samples_ns: list[float] = field(default_factory=list)
     ratio: float | None = None
     setup_s: float = 0.0  # build + check + warmup (JAX's compile, a peer's import)
+    first_call_ns: float | None = None  # a fresh jit's first call (jit contenders only)
     target: str = ""
     meets_target: bool | None = None
 
@@ -77,6 +84,7 @@ class Cell:
                 "status": self.status, "note": self.note, "median_ns": self.median_ns,
                 "iqr_pct": self.iqr_pct, "ratio_to_numpy": self.ratio, "inner": self.inner,
                 "min_ns": min(self.samples_ns, default=None), "setup_s": self.setup_s,
+                "first_call_ns": self.first_call_ns,
                 "rounds": len(self.samples_ns), "target": self.target,
                 "meets_target": self.meets_target, "samples_ns": self.samples_ns}
 
@@ -124,6 +132,26 @@ def _calibrate(fn, cfg: Config) -> int:
     return max(1, min(100_000, round(cfg.sample_ms * 1e6 / (elapsed / n))))
 
 
+def _first_call(c: Contender, wl: Workload, ref: list[np.ndarray]) -> float:
+    """Build a fresh step of `c` and time its first call once (ns); its result is checked."""
+    fn = c.build()
+    gc.collect()
+    t0 = time.perf_counter_ns()
+    out = fn()
+    elapsed = time.perf_counter_ns() - t0
+    check_close(wl.view(to_numpy(out)), ref, wl.rtol)
+    return elapsed
+
+
+def is_peer(name: str) -> bool:
+    """Whether a contender is a peer library's (skipped by --no-peers).
+
+    >>> is_peer("jax.jit(loop)"), is_peer("torch"), is_peer("funcgrad.jit")
+    (True, True, False)
+    """
+    return name.split("(")[0] in PEERS
+
+
 def run_workload(wl: Workload, cfg: Config, log=sys.stderr) -> list[Cell]:
     """Check every contender against the NumPy floor, then time them in interleaved rounds."""
     ref = [np.asarray(a) for a in wl.reference()]
@@ -131,16 +159,20 @@ def run_workload(wl: Workload, cfg: Config, log=sys.stderr) -> list[Cell]:
     for c in wl.contenders:
         cell = Cell(wl.key, c.name)
         cells.append(cell)
-        if not cfg.peers and c.name in PEERS:
+        if not cfg.peers and is_peer(c.name):
             cell.status, cell.note = "skipped", "--no-peers"
             continue
         t0 = time.perf_counter()
+        setup_end = None
         try:
             fn = c.build()
             check_close(wl.view(to_numpy(fn())), ref, wl.rtol)
             # A jitted step runs its compiled (cached) path from the second call on: check it.
             cell.inner = 1 if wl.first_call else _calibrate(fn, cfg)
             check_close(wl.view(to_numpy(fn())), ref, wl.rtol)
+            setup_end = time.perf_counter()
+            if cfg.first_calls and "jit" in c.name and not wl.first_call:
+                cell.first_call_ns = _first_call(c, wl, ref)
         except Unavailable as e:
             cell.status, cell.note = "skipped", str(e)
         except NotImplementedError as e:
@@ -154,7 +186,7 @@ def run_workload(wl: Workload, cfg: Config, log=sys.stderr) -> list[Cell]:
             traceback.print_exc(file=log)
         else:
             ready.append((cell, fn))
-        cell.setup_s = time.perf_counter() - t0
+        cell.setup_s = (setup_end or time.perf_counter()) - t0
     # Move everything alive now (the peers' modules above all) out of the collector's reach:
     # collections during the samples then cost the same whatever libraries are loaded.
     gc.collect()
@@ -199,14 +231,14 @@ def profile_cell(wl: Workload, contender: str, seconds: float = 1.0, top: int = 
 def _score(wl: Workload, cells: list[Cell]) -> None:
     floor = next((c.median_ns for c in cells if c.contender == "numpy" and c.median_ns), None)
     for cell in cells:
-        med = cell.median_ns
+        med, target = cell.median_ns, wl.targets.get(cell.contender)
+        if target is not None:
+            cell.target = target.describe()   # shown on n/a and skipped cells too
         if med is None:
             continue
         if floor and not wl.first_call:
             cell.ratio = med / floor
-        target = wl.targets.get(cell.contender)
         if target is not None:
-            cell.target = target.describe()
             value = cell.ratio if target.kind == "ratio" else med / 1e3
             cell.meets_target = value is not None and value <= target.value
 
@@ -229,22 +261,25 @@ def format_time(ns: float | None) -> str:
 
 
 def format_table(cells: list[Cell]) -> str:
-    """The results as a Markdown table: median, ratio to NumPy, noise, target.
+    """The results as a Markdown table: median, ratio to NumPy, noise, a fresh jit's first
+    call, target.
 
     >>> print(format_table([Cell("W3", "numpy", samples_ns=[2000.0], ratio=1.0)]).splitlines()[2])
-    | W3 | numpy | 2.00 us | 1.00x |  |  |  |
+    | W3 | numpy | 2.00 us | 1.00x |  |  |  |  |
     """
-    rows = [("workload", "contender", "median", "vs numpy", "IQR", "target", "note"),
-            ("---",) * 7]
+    rows = [("workload", "contender", "median", "vs numpy", "IQR", "first call", "target",
+             "note"), ("---",) * 8]
     for c in cells:
+        first = format_time(c.first_call_ns) if c.first_call_ns is not None else ""
         if c.status != "ok":
-            rows.append((c.workload, c.contender, c.status, "", "", c.target, c.note[:70]))
+            rows.append((c.workload, c.contender, c.status, "", "", first, c.target,
+                         c.note[:70]))
             continue
         ratio = f"{c.ratio:.2f}x" if c.ratio is not None else ""
         iqr = f"{c.iqr_pct:.0f}%" if c.iqr_pct is not None else ""
         verdict = ""
         if c.target:
             verdict = f"{c.target} {'ok' if c.meets_target else 'MISSED'}"
-        rows.append((c.workload, c.contender, format_time(c.median_ns), ratio, iqr, verdict,
-                     c.note))
+        rows.append((c.workload, c.contender, format_time(c.median_ns), ratio, iqr, first,
+                     verdict, c.note))
     return "\n".join("| " + " | ".join(r) + " |" for r in rows)
