@@ -1,4 +1,5 @@
-"""The benchmark workloads W1-W8: data, the hand-written NumPy floor, funcgrad and the peers.
+"""The benchmark workloads W1-W12: data, the hand-written NumPy floor, funcgrad and the peers
+(W9-W12, the loop workloads, are in benchmarks/workloads_loops.py).
 
 Every contender is a `build()` that returns a zero-argument step; the step computes the same
 result as the NumPy floor (checked before timing). Steps are functional: each call starts from
@@ -6,12 +7,13 @@ the same parameters, so repeated calls time the same work.
 
 >>> from benchmarks.workloads import all_workloads
 >>> [w.key for w in all_workloads()]
-['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'W8']
+['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'W8', 'W9', 'W10', 'W11', 'W12']
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib.util import find_spec
 from typing import Any
 
 import numpy as np
@@ -88,6 +90,26 @@ def _jax_ready(jax, fn: Callable) -> Step:
     return lambda: jax.block_until_ready(fn())
 
 
+def fg_jit(f: Callable, compiled: bool = False, **kw) -> Callable:
+    """`fg.jit(f)`, or with `compiled` the compiled tier `fg.jit(f, backend="compiled")`;
+    NotImplementedError (the cell shows n/a) where funcgrad has no such backend yet or numba,
+    which it needs, is not installed.
+
+    >>> float(fg_jit(lambda x: x * 2.0)(1.5))
+    3.0
+    """
+    if not compiled:
+        return fg.jit(f, **kw)
+    if find_spec("numba") is None:
+        raise NotImplementedError("the compiled tier needs numba, which is not installed")
+    try:
+        return fg.jit(f, backend="compiled", **kw)
+    except TypeError as e:
+        if "backend" not in str(e):
+            raise
+        raise NotImplementedError(f"fg.jit has no backend= yet ({e})") from None
+
+
 def _device_arrays(xs: Any, convert: Callable) -> Any:
     if isinstance(xs, (tuple, list)):
         return type(xs)(_device_arrays(v, convert) for v in xs)
@@ -138,8 +160,8 @@ def w1() -> Workload:
         step = fg_step_fn()
         return lambda: step(w0, b0, X, y)
 
-    def funcgrad_jit_c():
-        step = fg.jit(fg_step_fn())
+    def funcgrad_jit_c(compiled: bool = False):
+        step = fg_jit(fg_step_fn(), compiled)
         return lambda: step(w0, b0, X, y)
 
     def jax_step(jit: bool):
@@ -191,7 +213,7 @@ def w1() -> Workload:
         "W1", "logistic regression step (value_and_grad + SGD), N=10000 D=100 f64",
         reference=lambda: view(numpy_step(w0, b0, X, y)), view=view, rtol=1e-9,
         contenders=_standard(numpy_c, funcgrad_c, funcgrad_jit_c, jax_step, torch_c,
-                             autograd_c),
+                             autograd_c, compiled=True),
         targets={"funcgrad": Target("ratio", 1.3), "funcgrad.jit": Target("ratio", 1.05)})
 
 
@@ -299,8 +321,8 @@ def w2() -> Workload:
         step = fg_step_fn()
         return lambda: step(params, x, y1h)
 
-    def funcgrad_jit_c():
-        step = fg.jit(fg_step_fn())
+    def funcgrad_jit_c(compiled: bool = False):
+        step = fg_jit(fg_step_fn(), compiled)
         return lambda: step(params, x, y1h)
 
     def jax_step(jit: bool):
@@ -357,7 +379,7 @@ def w2() -> Workload:
         "W2", "MLP 784-256-256-10 step (relu, softmax x-ent, SGD), batch 128 f32",
         reference=lambda: view(mlp_numpy_step(params, x, y1h)), view=view, rtol=2e-3,
         contenders=_standard(numpy_c, funcgrad_c, funcgrad_jit_c, jax_step, torch_c,
-                             autograd_c),
+                             autograd_c, compiled=True),
         targets={"funcgrad": Target("ratio", 1.3), "funcgrad.jit": Target("ratio", 1.05)})
 
 
@@ -401,15 +423,15 @@ def w3() -> Workload:
         g = fg.grad(f)
         return lambda: g(x0)
 
-    def funcgrad_jit_c():
-        g = fg.jit(fg.grad(f))
+    def funcgrad_jit_c(compiled: bool = False):
+        g = fg_jit(fg.grad(f), compiled)
         return lambda: g(x0)
 
     return Workload(
         "W3", "grad of sin(x**2)*exp(x) at a Python float (call overhead)",
         reference=lambda: [np.asarray(numpy_grad(x0))], view=_flat_arrays, rtol=1e-12,
         contenders=_standard(lambda: lambda: numpy_grad(x0), funcgrad_c, funcgrad_jit_c,
-                             jax_step, torch_c, autograd_c),
+                             jax_step, torch_c, autograd_c, compiled=True),
         targets={"funcgrad": Target("abs_us", 50.0), "funcgrad.jit": Target("abs_us", 5.0)})
 
 
@@ -539,8 +561,8 @@ def w5() -> Workload:
         g = fg.grad(lambda x, c: chain(x, c, fnp))
         return lambda: g(x0, c)
 
-    def funcgrad_jit_c():
-        g = fg.jit(fg.grad(lambda x, c: chain(x, c, fnp)))
+    def funcgrad_jit_c(compiled: bool = False):
+        g = fg_jit(fg.grad(lambda x, c: chain(x, c, fnp)), compiled)
         return lambda: g(x0, c)
 
     def jax_step(jit: bool):
@@ -568,7 +590,7 @@ def w5() -> Workload:
         "W5", f"grad of a {CHAIN_OPS}-op elementwise chain on a 1000-vector f64",
         reference=lambda: [chain_numpy_grad(x0, c)], view=_flat_arrays, rtol=1e-9,
         contenders=_standard(lambda: lambda: chain_numpy_grad(x0, c), funcgrad_c,
-                             funcgrad_jit_c, jax_step, torch_c, autograd_c),
+                             funcgrad_jit_c, jax_step, torch_c, autograd_c, compiled=True),
         targets={"funcgrad": Target("ratio", 1.3), "funcgrad.jit": Target("ratio", 1.05)})
 
 
@@ -785,28 +807,42 @@ def w8() -> Workload:
                              jax_step, torch_c, autograd_c))
 
 
-def _standard(numpy_c, funcgrad_c, funcgrad_jit_c, jax_step, torch_c, autograd_c
-              ) -> list[Contender]:
-    """The contender list of W1-W5, in table order (NumPy first: ratios are to it)."""
-    return [Contender("numpy", numpy_c), Contender("funcgrad", funcgrad_c),
-            Contender("funcgrad.jit", funcgrad_jit_c),
+def _standard(numpy_c, funcgrad_c, funcgrad_jit_c, jax_step, torch_c, autograd_c,
+              compiled: bool = False) -> list[Contender]:
+    """The contender list of W1-W8, in table order (NumPy first: ratios are to it); with
+    `compiled`, also `funcgrad.jit[compiled]`, built by `funcgrad_jit_c(compiled=True)`."""
+    jits = [Contender("funcgrad.jit", funcgrad_jit_c)]
+    if compiled:
+        jits.append(Contender("funcgrad.jit[compiled]", lambda: funcgrad_jit_c(compiled=True)))
+    return [Contender("numpy", numpy_c), Contender("funcgrad", funcgrad_c), *jits,
             Contender("jax.jit", lambda: jax_step(True)), Contender("jax", lambda: jax_step(False)),
             Contender("torch", torch_c), Contender("autograd", autograd_c)]
 
 
+def _loop_workload(name: str) -> Callable[[], Workload]:
+    """The builder `name` of benchmarks/workloads_loops.py, imported when it is called (that
+    module imports this one)."""
+    def build() -> Workload:
+        from . import workloads_loops
+        return getattr(workloads_loops, name)()
+    build.__name__ = name
+    return build
+
+
 # Builders by key: a workload's data is made only when it is selected.
 WORKLOADS: dict[str, Callable[[], Workload]] = {
-    "W1": w1, "W2": w2, "W3": w3, "W4": w4, "W5": w5, "W6": w6, "W7": w7, "W8": w8}
+    "W1": w1, "W2": w2, "W3": w3, "W4": w4, "W5": w5, "W6": w6, "W7": w7, "W8": w8,
+    **{f"W{i}": _loop_workload(f"w{i}") for i in (9, 10, 11, 12)}}
 
 
 def all_workloads() -> list[Workload]:
-    """W1-W8, each freshly built (data made here, peers imported only when timed).
+    """W1-W12, each freshly built (data made here, peers imported only when timed).
 
     >>> len(all_workloads())
-    8
+    12
     """
     return [build() for build in WORKLOADS.values()]
 
 
-__all__ = ["WORKLOADS", "Contender", "Target", "Workload", "all_workloads", "chain",
+__all__ = ["WORKLOADS", "Contender", "Target", "Workload", "all_workloads", "chain", "fg_jit",
            "chain_numpy_grad", "mlp_data", "mlp_fg_loss", "mlp_numpy_step"]
