@@ -7,7 +7,9 @@
 Every (workload, contender) cell runs in its own subprocess, so that no contender's caches,
 compiled code or allocator state can affect another's. In the child the step is built with the
 workload's own builder (benchmarks/workloads.py), checked against the NumPy floor on the first
-call, warmed up (compiles, caches), checked again, and then measured over `--steps` steps:
+call, warmed up (compiles, caches; a jitted step also waits for the compilation fg.jit's
+default backend starts in the background once a signature is hot, and warms up the tier that
+then runs), checked again, and then measured over `--steps` steps:
 
 - traced peak: with tracemalloc on, `reset_peak()`, one step, then the peak of the traced
   memory minus what was traced just before the step. NumPy reports its array data to
@@ -21,17 +23,18 @@ call, warmed up (compiles, caches), checked again, and then measured over `--ste
   to 32 MiB from its heaps and never to give memory back by itself, and calls malloc_trim(0)
   before each step: the pages the step touches are then exactly the ones it needs (a block
   freed and reused within the step counts once), and nothing is released before VmHWM is read.
-  Resolution: pages, and a few partly used pages around the freed blocks stay resident
-  through the trim, so an RSS peak can read up to ~100 KiB off; the traced peak is exact.
+  Resolution: pages (a known 4 MiB step reads 4 MiB to the page); between processes the heap's
+  layout (which freed block a later allocation can reuse) moves a cell by up to ~0.4 MiB.
 
 Both are reported in MiB with the ratio to the NumPy floor's; the target (the issue's) is
 peak memory of jit(value_and_grad) on W1/W2 <= 1.1x the hand-written NumPy step (traced).
 
-`funcgrad.jit[compiled]` is the workload's compiled-tier contender (`fg.jit(f, backend=
-"compiled")`; where a workload has none, its funcgrad.jit contender built with that keyword);
-where funcgrad has no such backend, or numba is missing, the cell reads n/a. The compiled
-tier's numba kernels allocate through PyMem_RawMalloc (numba's runtime), which tracemalloc
-traces, so its traced peak counts the kernels' temporaries too.
+`funcgrad.jit[numpy]` and `funcgrad.jit[compiled]` pin the tier: `fg.jit(f, backend=...)` (the
+workload's own contender of that name, else its funcgrad.jit one built with that keyword);
+where funcgrad has no such backend, or numba is missing, the cell reads n/a. The note column
+says which tier a funcgrad.jit cell ran when measured. The compiled tier's numba kernels
+allocate through PyMem_RawMalloc (numba's runtime), which tracemalloc traces, so its traced
+peak counts the kernels' temporaries too.
 
 >>> format_mib(3 * 2**20), format_mib(None)
 ('3.000 MiB', '-')
@@ -61,20 +64,25 @@ import benchmarks  # noqa: E402, F401, I001  (first: it sets the thread counts b
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WORKLOADS = ("W1", "W2")
 COMPILED = "funcgrad.jit[compiled]"
+# funcgrad.jit on one tier: fg.jit(f, backend=...). Plain funcgrad.jit is the default backend
+# ('auto': the NumPy tier, swapped for the compiled tier once hot and compiled, if numba is
+# installed).
+BACKENDS = {"funcgrad.jit[numpy]": "numpy", COMPILED: "compiled"}
 # Table order; NumPy first (the ratios are to it).
-CONTENDERS = ("numpy", "funcgrad", "funcgrad.jit", COMPILED, "jax.jit", "jax", "torch",
+CONTENDERS = ("numpy", "funcgrad", "funcgrad.jit", *BACKENDS, "jax.jit", "jax", "torch",
               "autograd")
 PEERS = ("jax.jit", "jax", "torch", "autograd")
 # Allocate their arrays outside Python's allocator: tracemalloc does not see them.
 OUTSIDE_TRACEMALLOC = ("jax.jit", "jax", "torch")
 # The issue's targets: traced peak, x the NumPy floor's, by workload and contender.
-TARGETS = {w: {"funcgrad.jit": 1.1, COMPILED: 1.1} for w in ("W1", "W2")}
+TARGETS = {w: {"funcgrad.jit": 1.1, **{c: 1.1 for c in BACKENDS}} for w in ("W1", "W2")}
 MARKER = "MEMORY-RESULT "
 # The child's environment: NumPy would madvise arrays of 4 MiB or more into 2 MiB huge pages,
 # which rounds their RSS up; the traced peak does not depend on it.
 CHILD_ENV = {"NUMPY_MADVISE_HUGEPAGE": "0"}
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3     # glibc's mallopt parameters
+M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3     # glibc's mallopt parameters
 WARMUP_CALLS, WARMUP_S = 8, 0.3
+SETTLE_TIMEOUT_S = 300.0
 
 
 @dataclass
@@ -92,6 +100,7 @@ class MemCell:
     traced_kept: list[int] = field(default_factory=list)    # still held after the step (its result)
     rss_peaks: list[int] = field(default_factory=list)
     warmup_calls: int = 0
+    tier: str = ""          # funcgrad.jit: the tier that ran when measured (numpy, compiled)
     setup_s: float = 0.0
     versions: dict = field(default_factory=dict)
     traced_ratio: float | None = None
@@ -174,7 +183,7 @@ def configure_malloc() -> bool:
     trim them by itself; `measure_rss` trims before each step. False where not glibc."""
     libc = _libc()
     return bool(libc and libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)
-                and libc.mallopt(M_TRIM_THRESHOLD, 1 << 40))
+                and libc.mallopt(M_TRIM_THRESHOLD, 1 << 30) and libc.mallopt(M_TOP_PAD, 0))
 
 
 def rss_available() -> bool:
@@ -257,11 +266,33 @@ def _patched_jit(backend: str | None, made: list):
 
 
 def _warm_up(step) -> int:
+    # at least as many calls as make a jitted signature hot (fg.jit's default backend then
+    # compiles it in the background)
+    least = max(WARMUP_CALLS, int(os.environ.get("FUNCGRAD_JIT_HOT_CALLS", "20")) + 2)
     n, t0 = 0, time.perf_counter()
-    while n < WARMUP_CALLS or (time.perf_counter() - t0 < WARMUP_S and n < 1000):
+    while n < least or (time.perf_counter() - t0 < WARMUP_S and n < 1000):
         step()
         n += 1
     return n
+
+
+def _stages(made: list) -> list:
+    """The compiled stages (one per signature) of the jitted functions the build made."""
+    return [stage for jitted in made for stage in getattr(jitted, "_cache", {}).values()]
+
+
+def _settle(made: list, step) -> tuple[int, str]:
+    """Reach the steady state of a jitted step: fg.jit's default backend compiles a hot
+    signature on a background thread and swaps it in when ready; wait for that (a compile
+    in flight would be measured too), warm up the tier that now runs, and wait again.
+    (calls made, the tiers that run)."""
+    calls = 0
+    for _ in range(2):
+        calls += _warm_up(step)
+        for stage in _stages(made):
+            if hasattr(stage, "wait"):
+                stage.wait(SETTLE_TIMEOUT_S)
+    return calls, ",".join(sorted({getattr(s, "tier", "numpy") for s in _stages(made)}))
 
 
 class _NoSuchContender(LookupError):
@@ -283,11 +314,11 @@ def child(key: str, contender: str, steps: int = 5, lower: bool = False,
         wl = WORKLOADS[key]()
         builders = {c.name: c.build for c in wl.contenders}
         name = contender
-        if contender == COMPILED and COMPILED not in builders:
-            # a workload without its own compiled contender: its funcgrad.jit one, built
-            # with fg.jit(..., backend="compiled")
-            name, backend = "funcgrad.jit", "compiled"
-            if importlib.util.find_spec("numba") is None:
+        if contender in BACKENDS and contender not in builders:
+            # a workload without its own such contender: its funcgrad.jit one, built with
+            # fg.jit(..., backend=...)
+            name, backend = "funcgrad.jit", BACKENDS[contender]
+            if backend == "compiled" and importlib.util.find_spec("numba") is None:
                 raise NotImplementedError("the compiled tier needs numba, not installed")
         if name not in builders:
             raise _NoSuchContender(f"{key} has no such contender (it has {list(builders)})")
@@ -295,7 +326,7 @@ def child(key: str, contender: str, steps: int = 5, lower: bool = False,
         with _patched_jit(backend, made):
             step = builders[name]()
         check_close(wl.view(peers.to_numpy(step())), ref, wl.rtol)
-        cell.warmup_calls = _warm_up(step)
+        cell.warmup_calls, cell.tier = _settle(made, step)
         check_close(wl.view(peers.to_numpy(step())), ref, wl.rtol)
         del ref
     except (peers.Unavailable, _NoSuchContender) as e:
@@ -304,7 +335,7 @@ def child(key: str, contender: str, steps: int = 5, lower: bool = False,
         cell.status, cell.note = "n/a", f"NotImplementedError: {e}"
     except (TypeError, ValueError) as e:
         if backend is not None and "backend" in str(e):
-            cell.status, cell.note = "n/a", f"backend='compiled': {e}"
+            cell.status, cell.note = "n/a", f"backend={backend!r}: {e}"
         else:
             cell.status, cell.note = "ERROR", f"{type(e).__name__}: {e}"
             traceback.print_exc(file=log)
@@ -326,6 +357,8 @@ def child(key: str, contender: str, steps: int = 5, lower: bool = False,
         cell.note = "RSS: not glibc, malloc's retained memory is not trimmed"
     if contender in OUTSIDE_TRACEMALLOC:
         cell.note = "allocates outside Python's allocator: compare RSS"
+    if cell.tier:
+        cell.note = "; ".join(filter(None, [f"{cell.tier} tier", cell.note]))
     if lower:
         _print_lowered(made, log)
     return cell
