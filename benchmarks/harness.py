@@ -8,7 +8,10 @@ each take one sample of every contender, in an order rotated each round, so that
 machine speed (other processes, turbo, thermal) falls on all contenders alike. The result is
 the median per-call time over the rounds, and the ratio of medians to NumPy's.
 
-A contender whose name contains "jit" also gets its compile cost measured: after its checks,
+A step built with `fg.jit` is first brought to its steady state: fg.jit's default backend
+swaps in its compiled tier on a background thread once a function is hot, so the harness calls
+the step until it is hot and waits for that compilation (the note then names the tier that
+ran). A contender whose name contains "jit" also gets its compile cost measured: after its checks,
 a fresh step is built (a fresh function and jit object) and its first call is timed once
 (`Cell.first_call_ns`: trace + compile + one run, with the process's imports and the library's
 process-wide state already warm) and checked like the others.
@@ -20,7 +23,9 @@ process-wide state already warm) and checked like the others.
 """
 from __future__ import annotations
 
+import contextlib
 import gc
+import os
 import statistics
 import sys
 import time
@@ -132,6 +137,50 @@ def _calibrate(fn, cfg: Config) -> int:
     return max(1, min(100_000, round(cfg.sample_ms * 1e6 / (elapsed / n))))
 
 
+@contextlib.contextmanager
+def _recording_jits(made: list):
+    """While a contender is built, `fg.jit` (as the workloads call it) records the jitted
+    functions it makes."""
+    import funcgrad as fg
+    original = fg.jit
+
+    def jit(fun=None, *args, **kwargs):
+        out = original(fun, *args, **kwargs)
+        made.append(out)
+        return out
+    fg.jit = jit
+    try:
+        yield
+    finally:
+        fg.jit = original
+
+
+def _settle(made: list, fn, timeout_s: float = 600.0) -> str:
+    """Bring a funcgrad jit step to its steady state and name the tier(s) that run.
+
+    fg.jit's default backend runs the NumPy tier, and once a signature has been called
+    $FUNCGRAD_JIT_HOT_CALLS times (20) compiles it on a background thread and swaps the compiled
+    tier in. Call the step until every signature is that hot, then wait for the compilations:
+    a compile in flight would run during the samples, and a swap mid-run would mix two tiers."""
+    def stages():
+        return [st for j in made for st in getattr(j, "_cache", {}).values()]
+    hot = int(os.environ.get("FUNCGRAD_JIT_HOT_CALLS", "20"))
+    for _ in range(hot + 2):
+        if stages() and all(getattr(st, "backend", "numpy") != "auto"
+                            or getattr(st, "calls", hot) >= hot for st in stages()):
+            break
+        fn()
+    for st in stages():
+        if hasattr(st, "wait"):
+            st.wait(timeout_s)
+    tiers = sorted({getattr(st, "tier", "numpy") for st in stages()})
+    errors = {err for st in stages() if (err := getattr(st, "native_error", None))}
+    note = f"{'+'.join(tiers)} tier" if tiers else ""
+    if errors and getattr(stages()[0], "backend", "numpy") != "numpy":
+        note += f" (compiled tier refused: {sorted(errors)[0][:60]})"
+    return note
+
+
 def _first_call(c: Contender, wl: Workload, ref: list[np.ndarray]) -> float:
     """Build a fresh step of `c` and time its first call once (ns); its result is checked."""
     fn = c.build()
@@ -165,8 +214,12 @@ def run_workload(wl: Workload, cfg: Config, log=sys.stderr) -> list[Cell]:
         t0 = time.perf_counter()
         setup_end = None
         try:
-            fn = c.build()
+            made: list = []
+            with _recording_jits(made):
+                fn = c.build()
             check_close(wl.view(to_numpy(fn())), ref, wl.rtol)
+            if made and not wl.first_call:
+                cell.note = _settle(made, fn)
             # A jitted step runs its compiled (cached) path from the second call on: check it.
             cell.inner = 1 if wl.first_call else _calibrate(fn, cfg)
             check_close(wl.view(to_numpy(fn())), ref, wl.rtol)

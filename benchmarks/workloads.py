@@ -90,24 +90,45 @@ def _jax_ready(jax, fn: Callable) -> Step:
     return lambda: jax.block_until_ready(fn())
 
 
-def fg_jit(f: Callable, compiled: bool = False, **kw) -> Callable:
-    """`fg.jit(f)`, or with `compiled` the compiled tier `fg.jit(f, backend="compiled")`;
-    NotImplementedError (the cell shows n/a) where funcgrad has no such backend yet or numba,
-    which it needs, is not installed.
+def fg_jit(f: Callable, backend: str | None = None, **kw) -> Callable:
+    """`fg.jit(f)` (the default backend, 'auto': the NumPy tier, then the compiled tier once
+    hot), or with `backend` one tier, `fg.jit(f, backend="numpy" | "compiled")`.
+    NotImplementedError (the cell shows n/a) where funcgrad has no `backend=` yet, or for the
+    compiled tier where numba, which it needs, is not installed.
 
     >>> float(fg_jit(lambda x: x * 2.0)(1.5))
     3.0
     """
-    if not compiled:
+    if backend is None:
         return fg.jit(f, **kw)
-    if find_spec("numba") is None:
+    if backend == "compiled" and find_spec("numba") is None:
         raise NotImplementedError("the compiled tier needs numba, which is not installed")
     try:
-        return fg.jit(f, backend="compiled", **kw)
+        return fg.jit(f, backend=backend, **kw)
     except TypeError as e:
         if "backend" not in str(e):
             raise
         raise NotImplementedError(f"fg.jit has no backend= yet ({e})") from None
+    except ImportError as e:
+        raise NotImplementedError(f"fg.jit(backend={backend!r}): {e}") from None
+
+
+TIERS = ("numpy", "compiled")   # the pinned tiers of fg.jit, contenders funcgrad.jit[tier]
+
+
+def fg_jit_contenders(make: Callable[[str | None], Step], suffix: str = ""
+                      ) -> list[Contender]:
+    """funcgrad.jit (the default backend) and funcgrad.jit[numpy], funcgrad.jit[compiled]
+    (one tier each), `make(backend)` building the step; `suffix` names a variant, as
+    '(loop)'.
+
+    >>> [c.name for c in fg_jit_contenders(lambda backend: None, "(loop)")]
+    ['funcgrad.jit(loop)', 'funcgrad.jit[numpy](loop)', 'funcgrad.jit[compiled](loop)']
+    """
+    def contender(backend: str | None) -> Contender:
+        tier = f"[{backend}]" if backend else ""
+        return Contender(f"funcgrad.jit{tier}{suffix}", lambda: make(backend))
+    return [contender(None)] + [contender(t) for t in TIERS]
 
 
 def _device_arrays(xs: Any, convert: Callable) -> Any:
@@ -160,8 +181,8 @@ def w1() -> Workload:
         step = fg_step_fn()
         return lambda: step(w0, b0, X, y)
 
-    def funcgrad_jit_c(compiled: bool = False):
-        step = fg_jit(fg_step_fn(), compiled)
+    def funcgrad_jit_c(backend: str | None = None):
+        step = fg_jit(fg_step_fn(), backend)
         return lambda: step(w0, b0, X, y)
 
     def jax_step(jit: bool):
@@ -213,7 +234,7 @@ def w1() -> Workload:
         "W1", "logistic regression step (value_and_grad + SGD), N=10000 D=100 f64",
         reference=lambda: view(numpy_step(w0, b0, X, y)), view=view, rtol=1e-9,
         contenders=_standard(numpy_c, funcgrad_c, funcgrad_jit_c, jax_step, torch_c,
-                             autograd_c, compiled=True),
+                             autograd_c, tiers=True),
         targets={"funcgrad": Target("ratio", 1.3), "funcgrad.jit": Target("ratio", 1.05)})
 
 
@@ -321,8 +342,8 @@ def w2() -> Workload:
         step = fg_step_fn()
         return lambda: step(params, x, y1h)
 
-    def funcgrad_jit_c(compiled: bool = False):
-        step = fg_jit(fg_step_fn(), compiled)
+    def funcgrad_jit_c(backend: str | None = None):
+        step = fg_jit(fg_step_fn(), backend)
         return lambda: step(params, x, y1h)
 
     def jax_step(jit: bool):
@@ -379,7 +400,7 @@ def w2() -> Workload:
         "W2", "MLP 784-256-256-10 step (relu, softmax x-ent, SGD), batch 128 f32",
         reference=lambda: view(mlp_numpy_step(params, x, y1h)), view=view, rtol=2e-3,
         contenders=_standard(numpy_c, funcgrad_c, funcgrad_jit_c, jax_step, torch_c,
-                             autograd_c, compiled=True),
+                             autograd_c, tiers=True),
         targets={"funcgrad": Target("ratio", 1.3), "funcgrad.jit": Target("ratio", 1.05)})
 
 
@@ -423,15 +444,15 @@ def w3() -> Workload:
         g = fg.grad(f)
         return lambda: g(x0)
 
-    def funcgrad_jit_c(compiled: bool = False):
-        g = fg_jit(fg.grad(f), compiled)
+    def funcgrad_jit_c(backend: str | None = None):
+        g = fg_jit(fg.grad(f), backend)
         return lambda: g(x0)
 
     return Workload(
         "W3", "grad of sin(x**2)*exp(x) at a Python float (call overhead)",
         reference=lambda: [np.asarray(numpy_grad(x0))], view=_flat_arrays, rtol=1e-12,
         contenders=_standard(lambda: lambda: numpy_grad(x0), funcgrad_c, funcgrad_jit_c,
-                             jax_step, torch_c, autograd_c, compiled=True),
+                             jax_step, torch_c, autograd_c, tiers=True),
         targets={"funcgrad": Target("abs_us", 50.0), "funcgrad.jit": Target("abs_us", 5.0)})
 
 
@@ -561,8 +582,8 @@ def w5() -> Workload:
         g = fg.grad(lambda x, c: chain(x, c, fnp))
         return lambda: g(x0, c)
 
-    def funcgrad_jit_c(compiled: bool = False):
-        g = fg_jit(fg.grad(lambda x, c: chain(x, c, fnp)), compiled)
+    def funcgrad_jit_c(backend: str | None = None):
+        g = fg_jit(fg.grad(lambda x, c: chain(x, c, fnp)), backend)
         return lambda: g(x0, c)
 
     def jax_step(jit: bool):
@@ -590,7 +611,7 @@ def w5() -> Workload:
         "W5", f"grad of a {CHAIN_OPS}-op elementwise chain on a 1000-vector f64",
         reference=lambda: [chain_numpy_grad(x0, c)], view=_flat_arrays, rtol=1e-9,
         contenders=_standard(lambda: lambda: chain_numpy_grad(x0, c), funcgrad_c,
-                             funcgrad_jit_c, jax_step, torch_c, autograd_c, compiled=True),
+                             funcgrad_jit_c, jax_step, torch_c, autograd_c, tiers=True),
         targets={"funcgrad": Target("ratio", 1.3), "funcgrad.jit": Target("ratio", 1.05)})
 
 
@@ -808,12 +829,12 @@ def w8() -> Workload:
 
 
 def _standard(numpy_c, funcgrad_c, funcgrad_jit_c, jax_step, torch_c, autograd_c,
-              compiled: bool = False) -> list[Contender]:
+              tiers: bool = False) -> list[Contender]:
     """The contender list of W1-W8, in table order (NumPy first: ratios are to it); with
-    `compiled`, also `funcgrad.jit[compiled]`, built by `funcgrad_jit_c(compiled=True)`."""
-    jits = [Contender("funcgrad.jit", funcgrad_jit_c)]
-    if compiled:
-        jits.append(Contender("funcgrad.jit[compiled]", lambda: funcgrad_jit_c(compiled=True)))
+    `tiers`, also funcgrad.jit[numpy] and funcgrad.jit[compiled], built by
+    `funcgrad_jit_c(backend)`."""
+    jits = (fg_jit_contenders(funcgrad_jit_c) if tiers
+            else [Contender("funcgrad.jit", funcgrad_jit_c)])
     return [Contender("numpy", numpy_c), Contender("funcgrad", funcgrad_c), *jits,
             Contender("jax.jit", lambda: jax_step(True)), Contender("jax", lambda: jax_step(False)),
             Contender("torch", torch_c), Contender("autograd", autograd_c)]
@@ -844,5 +865,6 @@ def all_workloads() -> list[Workload]:
     return [build() for build in WORKLOADS.values()]
 
 
-__all__ = ["WORKLOADS", "Contender", "Target", "Workload", "all_workloads", "chain", "fg_jit",
-           "chain_numpy_grad", "mlp_data", "mlp_fg_loss", "mlp_numpy_step"]
+__all__ = ["TIERS", "WORKLOADS", "Contender", "Target", "Workload", "all_workloads", "chain",
+           "chain_numpy_grad", "fg_jit", "fg_jit_contenders", "mlp_data", "mlp_fg_loss",
+           "mlp_numpy_step"]

@@ -28,6 +28,7 @@ from .workloads import (
     _flat_arrays,
     _jax_ready,
     fg_jit,
+    fg_jit_contenders,
 )
 
 
@@ -35,6 +36,12 @@ def _peers(jax_step: Callable[[bool], Step], torch_c, autograd_c) -> list[Conten
     return [Contender("jax.jit", lambda: jax_step(True)),
             Contender("jax", lambda: jax_step(False)),
             Contender("torch", torch_c), Contender("autograd", autograd_c)]
+
+
+def _targets(target: Target, suffix: str = "") -> dict[str, Target]:
+    """The issue's targets are for the compiled tier: funcgrad.jit[compiled], and funcgrad.jit
+    (the default backend, which swaps the compiled tier in once a function is hot)."""
+    return {f"funcgrad.jit{suffix}": target, f"funcgrad.jit[compiled]{suffix}": target}
 
 
 def _map_pairs(f, *trees):
@@ -121,9 +128,9 @@ def w9() -> Workload:
     params, xs, h0 = rnn_data()
     loss = rnn_loss(np, fg.scan)     # plain NumPy on funcgrad's traced values
 
-    def funcgrad_c(jit: bool = False, compiled: bool = False):
+    def funcgrad_c(jit: bool = False, backend: str | None = None):
         vg = fg.value_and_grad(loss)
-        vg = fg_jit(vg, compiled) if jit else vg
+        vg = fg_jit(vg, backend) if jit else vg
         return lambda: vg(params, xs, h0)
 
     def jax_step(jit: bool):
@@ -169,11 +176,9 @@ def w9() -> Workload:
         rtol=1e-9,
         contenders=[Contender("numpy", lambda: lambda: rnn_numpy(params, xs, h0)),
                     Contender("funcgrad", funcgrad_c),
-                    Contender("funcgrad.jit", lambda: funcgrad_c(jit=True)),
-                    Contender("funcgrad.jit[compiled]",
-                              lambda: funcgrad_c(jit=True, compiled=True)),
+                    *fg_jit_contenders(lambda backend: funcgrad_c(True, backend)),
                     *_peers(jax_step, torch_c, autograd_c)],
-        targets={"funcgrad.jit[compiled]": Target("ratio", 0.7)})
+        targets=_targets(Target("ratio", 0.7)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -329,9 +334,9 @@ def w10() -> Workload:
             return value, fg.optim.apply_updates(params, updates), state
         return opt, update
 
-    def funcgrad_c(jit: bool = False, compiled: bool = False):
+    def funcgrad_c(jit: bool = False, backend: str | None = None):
         opt, update = fg_update()
-        update = fg_jit(update, compiled) if jit else update
+        update = fg_jit(update, backend) if jit else update
 
         def step():
             p, state, losses = params, opt.init(params), []
@@ -341,7 +346,7 @@ def w10() -> Workload:
             return losses, p
         return step
 
-    def funcgrad_loop_c(compiled: bool = False):
+    def funcgrad_loop_c(backend: str | None = None):
         opt, update = fg_update()
 
         def train(params, xs, y1h):
@@ -350,7 +355,7 @@ def w10() -> Workload:
                 return (p, state), value
             (p, _), losses = fg.scan(body, (params, opt.init(params)), (xs, y1h))
             return losses, p
-        train = fg_jit(train, compiled)
+        train = fg_jit(train, backend)
         return lambda: train(params, xs, y1h)
 
     def jax_step(jit: bool, loop: bool = False):
@@ -431,16 +436,13 @@ def w10() -> Workload:
         reference=lambda: view(adam_numpy(params, xs, y1h)), view=view, rtol=1e-8,
         contenders=[Contender("numpy", lambda: lambda: adam_numpy(params, xs, y1h)),
                     Contender("funcgrad", funcgrad_c),
-                    Contender("funcgrad.jit", lambda: funcgrad_c(jit=True)),
-                    Contender("funcgrad.jit(loop)", funcgrad_loop_c),
-                    Contender("funcgrad.jit[compiled]",
-                              lambda: funcgrad_c(jit=True, compiled=True)),
-                    Contender("funcgrad.jit[compiled](loop)", lambda: funcgrad_loop_c(True)),
+                    *fg_jit_contenders(lambda backend: funcgrad_c(True, backend)),
+                    *fg_jit_contenders(funcgrad_loop_c, "(loop)"),
                     Contender("jax.jit", lambda: jax_step(True)),
                     Contender("jax.jit(loop)", lambda: jax_step(True, loop=True)),
                     Contender("jax", lambda: jax_step(False)),
                     Contender("torch", torch_c), Contender("autograd", autograd_c)],
-        targets={"funcgrad.jit[compiled]": target, "funcgrad.jit[compiled](loop)": target})
+        targets={**_targets(target), **_targets(target, "(loop)")})
 
 
 # --------------------------------------------------------------------------------------------
@@ -512,9 +514,9 @@ def w11() -> Workload:
     """Adjoint of a 200-step ODE solve: fori_loop vs the Python loop unrolled under jit."""
     x0 = ODE_X0
 
-    def funcgrad_c(jit: bool = False, compiled: bool = False, unrolled: bool = False):
+    def funcgrad_c(jit: bool = False, backend: str | None = None, unrolled: bool = False):
         vg = fg.value_and_grad(ode_loss(np, None if unrolled else fg.fori_loop))
-        vg = fg_jit(vg, compiled) if jit else vg
+        vg = fg_jit(vg, backend) if jit else vg
         return lambda: vg(x0)
 
     def jax_step(jit: bool):
@@ -542,7 +544,6 @@ def w11() -> Workload:
         vg = ag.value_and_grad(ode_loss(ag.numpy))
         return lambda: vg(x0)
 
-    target = Target("ratio", 0.01)
     return Workload(
         "W11", f"value_and_grad w.r.t. x(0) of {ODE_STEPS} Euler steps of a pendulum, "
                "fori_loop and unrolled, f64",
@@ -550,15 +551,13 @@ def w11() -> Workload:
         contenders=[Contender("numpy", lambda: lambda: ode_numpy(x0)),
                     Contender("python", lambda: lambda: ode_python(x0)),
                     Contender("funcgrad", funcgrad_c),
-                    Contender("funcgrad.jit", lambda: funcgrad_c(jit=True)),
-                    Contender("funcgrad.jit(unrolled)", lambda: funcgrad_c(True, False, True)),
-                    Contender("funcgrad.jit[compiled]", lambda: funcgrad_c(True, True)),
-                    Contender("funcgrad.jit[compiled](unrolled)",
-                              lambda: funcgrad_c(True, True, True)),
+                    *fg_jit_contenders(lambda backend: funcgrad_c(True, backend)),
+                    *fg_jit_contenders(lambda backend: funcgrad_c(True, backend, True),
+                                       "(unrolled)"),
                     Contender("jax.jit", lambda: jax_step(True)),
                     Contender("jax", lambda: jax_step(False)),
                     Contender("torch", torch_c), Contender("autograd", autograd_c)],
-        targets={"funcgrad.jit[compiled]": target})
+        targets=_targets(Target("ratio", 0.01)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -618,9 +617,9 @@ def w12() -> Workload:
     """Per-example gradients: vmap(grad(loss), in_axes=(None, 0, 0))."""
     params, X, y = pex_data()
 
-    def funcgrad_c(jit: bool = False, compiled: bool = False):
+    def funcgrad_c(jit: bool = False, backend: str | None = None):
         pg = fg.vmap(fg.grad(pex_loss(np)), in_axes=(None, 0, 0))
-        pg = fg_jit(pg, compiled) if jit else pg
+        pg = fg_jit(pg, backend) if jit else pg
         return lambda: pg(params, X, y)
 
     def jax_step(jit: bool):
@@ -659,9 +658,7 @@ def w12() -> Workload:
         reference=lambda: list(pex_numpy(params, X, y)), view=_flat_arrays, rtol=1e-10,
         contenders=[Contender("numpy", lambda: lambda: pex_numpy(params, X, y)),
                     Contender("funcgrad", funcgrad_c),
-                    Contender("funcgrad.jit", lambda: funcgrad_c(jit=True)),
-                    Contender("funcgrad.jit[compiled]",
-                              lambda: funcgrad_c(jit=True, compiled=True)),
+                    *fg_jit_contenders(lambda backend: funcgrad_c(True, backend)),
                     *_peers(jax_step, torch_c, autograd_c)])
 
 
