@@ -28,12 +28,16 @@ import warnings
 import numpy as np
 
 from ..core.ir import Eqn, Graph, Lit, Var
-from ..core.primitive import Lowering, free
+from ..core.primitive import Lowering
 from ..core.types import ArrayType
 from .codegen import compile_graph
 
 INSTALL_HINT = "the compiled tier needs numba: pip install 'funcgrad[fast]'"
 _MAX_REGION = 4000        # equations per kernel: LLVM's compile time grows faster than linear
+# Outside loops, an operation on more elements than this stays NumPy code: NumPy's SIMD
+# transcendental functions and its BLAS calls on strided views beat numba's per-element
+# libm calls and copies there; below it, a kernel saves a microsecond of dispatch per op.
+LARGE = 512
 _SUPPORTED_KINDS = "biuf"
 
 
@@ -71,6 +75,7 @@ class KernelBuilder:
         self._count = 0
         self._lits: dict = {}
         self.const_args: list[tuple[str, np.ndarray]] = []   # arrays loop bodies captured
+        self.loop_depth = 0
 
     @staticmethod
     def dtype(dt) -> str:
@@ -117,22 +122,37 @@ class KernelBuilder:
 
     def ufunc(self, fn, args: list[str], eqn: Eqn) -> str:
         """`fn(*args)` for a NumPy ufunc numba supports, with NumPy's dtype rules: operands
-        are first converted to the dtype the operation computes in (NumPy 2 promotion, with
-        weakly typed Python scalars, which numba's own promotion would not follow)."""
-        from numba.np.ufunc_db import get_ufuncs
+        of one kind are first converted to the dtype the operation computes in (NumPy 2
+        promotion, with weakly typed Python scalars, which numba's own promotion would not
+        follow), and numba must have a loop from exactly those dtypes to the result's."""
+        from numba.np.ufunc_db import get_ufunc_info, get_ufuncs
         if not isinstance(fn, np.ufunc) or fn not in get_ufuncs() or \
                 getattr(np, fn.__name__, None) is not fn:
             raise Unsupported(f"{getattr(fn, '__name__', fn)} is not a numba ufunc")
         out = eqn.outputs[0].aval
         in_avals = [v.aval for v in eqn.inputs]
-        strong = [a.dtype for a in in_avals if not a.weak] or [a.dtype for a in in_avals]
-        common = np.result_type(*strong)
+        # NumPy 2 promotion: a weakly typed operand acts as a Python scalar of its kind
+        common = np.result_type(*[{"b": False, "i": 0, "u": 0, "f": 0.0}.get(a.dtype.kind, 0.0)
+                                  if a.weak else a.dtype for a in in_avals])
         if out.dtype.kind in "iu" and fn in (np.true_divide, np.floor_divide, np.remainder,
                                              np.fmod, np.power):
             raise Unsupported("integer division and powers follow Python's rules in numba")
-        if common.kind == "b" and out.dtype.kind != "b":
-            raise Unsupported("arithmetic on booleans")
-        args = [self.cast(a, av, common) for a, av in zip(args, in_avals)]
+        loops = get_ufunc_info(fn)
+        n = len(in_avals)
+        # the operand dtypes NumPy computes in, most specific first: each operand brought to
+        # the common dtype of its kind (ldexp's int exponent stays an int), every operand in
+        # the common dtype (a comparison of floats with an int literal), or, for arithmetic,
+        # every operand in the result's dtype (an int array times a float)
+        choices = [[common if a.dtype.kind == common.kind else a.dtype for a in in_avals],
+                   [common] * n]
+        if out.dtype.kind in "fc":
+            choices.append([out.dtype] * n)
+        for dtypes in choices:
+            if "".join(d.char for d in dtypes) + "->" + out.dtype.char in loops:
+                break
+        else:
+            raise Unsupported(f"no numba loop of {fn.__name__} for these dtypes")
+        args = [self.cast(a, av, d) for a, av, d in zip(args, in_avals, dtypes)]
         return f"np.{fn.__name__}({', '.join(args)})"
 
     # -- emitting graphs
@@ -166,6 +186,8 @@ class KernelBuilder:
         for v in (*eqn.inputs, *eqn.outputs):
             if v.aval.dtype.kind not in _SUPPORTED_KINDS or v.aval.dtype == np.float16:
                 raise Unsupported(f"dtype {v.aval.dtype}")
+            if v.aval.size > LARGE and not self.loop_depth and not _loop_like(eqn):
+                raise Unsupported("large arrays outside loops run faster as NumPy code")
         mark, depth = len(self.lines), self.depth
         try:
             vals = [self.atom(v, env) for v in eqn.inputs]
@@ -205,7 +227,7 @@ class KernelBuilder:
         if scalar_ins and small_outs and not prim.multiple_results:
             if prim.elementwise:
                 return self._unrolled(eqn, vals, rule)
-            if prim.linear or prim.cost is free:
+            if not _loop_like(eqn):
                 mark = len(self.lines)
                 try:
                     return self._symbolic(eqn, vals)
@@ -237,8 +259,11 @@ class KernelBuilder:
         return Small(elems, out.shape)
 
     def _symbolic(self, eqn: Eqn, vals: list) -> Small | str:
-        """A linear or data-moving primitive on small operands: its own NumPy impl run on
-        arrays of symbolic scalars gives each output element as an expression."""
+        """A primitive on small operands whose NumPy impl only moves, adds and multiplies
+        elements (data movement, reductions by sums, products): that impl, run on arrays of
+        symbolic scalars, gives each output element as an expression. An impl that does
+        anything else with an element (compares it, takes its sine) raises, and the
+        application is written as array code instead."""
         out = eqn.outputs[0].aval
         ins = []
         for x, v in zip(vals, eqn.inputs):
@@ -291,6 +316,7 @@ class KernelBuilder:
                 o = o if isinstance(o, Small) else self.unpack(o, ArrayType(c.shape, None))
                 names += c.elems
                 vals += o.elems
+                c.packed = None     # an array packed from the old elements is stale now
             else:
                 names.append(c)
                 vals.append(self.pack(o, ArrayType(o.shape, None)) if isinstance(o, Small)
@@ -333,8 +359,12 @@ class KernelBuilder:
                 self.const_args.append((name, np.ascontiguousarray(c)))
                 env[v] = name
         keep = {v for v in graph.outvars if isinstance(v, Var)}
-        if self.emit(graph.eqns, env, keep) != len(graph.eqns):
-            raise Unsupported("a loop body with an operation the compiled tier lacks")
+        self.loop_depth += 1
+        try:
+            if self.emit(graph.eqns, env, keep) != len(graph.eqns):
+                raise Unsupported("a loop body with an operation the compiled tier lacks")
+        finally:
+            self.loop_depth -= 1
         return [self.atom(v, env) for v in graph.outvars]
 
     def materialize(self, expr, stem: str = "t", force: bool = False):
@@ -422,6 +452,12 @@ class _Sym:
 
     def __pos__(self):
         return self
+
+    def _refuse(self, *args):
+        raise TypeError("a symbolic value has no truth value or order")
+
+    __bool__ = __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __float__ = _refuse
+    __hash__ = object.__hash__
 
 
 # --------------------------------------------------------------------- regions and kernels
@@ -642,9 +678,10 @@ def _tolerance(dtype) -> float:
     return 1e-4 if np.dtype(dtype) in (np.float32, np.complex64) else 1e-7
 
 
-def check_same(got, want) -> None:
+def check_same(got, want, slack=None) -> None:
     """Raise Mismatch unless the two tiers' outputs agree (shapes, dtypes, values to a few
-    ulps times the depth of the computation; NaNs where NaNs are)."""
+    ulps times the depth of the computation, plus `slack[i]` for output i; NaNs where NaNs
+    are)."""
     for i, (g, w) in enumerate(zip(got, want)):
         g, w = np.asarray(g), np.asarray(w)
         if g.shape != w.shape or g.dtype != w.dtype:
@@ -654,13 +691,35 @@ def check_same(got, want) -> None:
             tol = _tolerance(w.dtype)
             finite = np.isfinite(w)
             scale = max(1.0, float(np.max(np.abs(w[finite]), initial=0.0)))
+            atol = tol * scale + (slack[i] if slack is not None else 0.0)
             ok = np.array_equal(np.isnan(g), np.isnan(w)) and np.allclose(
-                g[finite], w[finite], rtol=tol, atol=tol * scale) and \
+                g[finite], w[finite], rtol=tol, atol=atol) and \
                 np.array_equal(g[~finite & ~np.isnan(w)], w[~finite & ~np.isnan(w)])
         else:
             ok = np.array_equal(g, w)
         if not ok:
-            raise Mismatch(f"output {i} differs from the NumPy tier's")
+            with np.errstate(all="ignore"):
+                err = np.max(np.abs(g.astype(np.float64) - w.astype(np.float64)), initial=0.0)
+            raise Mismatch(f"output {i} ({w.dtype}{list(w.shape)}) differs from the NumPy "
+                           f"tier's by up to {err:.3g}")
+
+
+def _nudged(a):
+    """`a` with each float element moved by about 4 ulps (a fixed pattern of signs)."""
+    arr = np.asarray(a)
+    if arr.dtype.kind != "f":
+        return a
+    eps = np.finfo(arr.dtype).eps * 4
+    signs = np.where(np.arange(arr.size).reshape(arr.shape) % 2 == 0, 1.0, -1.0)
+    out = (arr * (1 + eps * signs)).astype(arr.dtype)
+    return out if isinstance(a, np.ndarray) else out[()] if out.ndim == 0 else out
+
+
+def _numba_error(err: Exception) -> str:
+    """numba's error, short: its kind, what failed and the kernel line it failed on."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    keep = [ln for ln in lines if not ln.startswith(("File ", "During:", "^"))][:6]
+    return f"{type(err).__name__}: " + " | ".join(keep)[:1200]
 
 
 def build(graph: Graph, args, reference, fn_name: str = "compiled") -> NativeProgram:
@@ -690,7 +749,7 @@ def build(graph: Graph, args, reference, fn_name: str = "compiled") -> NativePro
                         warnings.simplefilter("ignore")   # numba's performance notes
                         return disp(*a)
                 except NumbaError as err:
-                    failed[id(region)] = f"{type(err).__name__}: {str(err).splitlines()[0]}"
+                    failed[id(region)] = _numba_error(err)
             return fallback(*a[:n_in])
         return call
 
@@ -709,6 +768,24 @@ def build(graph: Graph, args, reference, fn_name: str = "compiled") -> NativePro
         regions = [it for it in items if isinstance(it, Region)]
         if not regions:
             raise Mismatch("numba could not compile any region: " + "; ".join(fallbacks))
-    check_same(got, reference)
+    try:
+        check_same(got, reference)
+    except Mismatch as err:
+        # Some programs amplify rounding (Adam's m / sqrt(v) on near-zero gradients, chaotic
+        # loops): summing in another order legitimately moves their result. Allow what the
+        # NumPy tier itself moves when its float inputs are nudged in their last bits, ten
+        # times over; a wrong kernel (sin written as cos) moves results far more than that.
+        numpy_fn, _ = compile_graph(graph, fn_name)
+        moved = numpy_fn(*[_nudged(a) for a in args])
+        slack = []
+        for m, w in zip(moved, reference):
+            m, w = np.asarray(m), np.asarray(w)
+            both = np.isfinite(m) & np.isfinite(w) if w.dtype.kind in "fc" else None
+            slack.append(10.0 * float(np.max(np.abs(m[both] - w[both]), initial=0.0))
+                         if both is not None else 0.0)
+        try:
+            check_same(got, reference, slack)
+        except Mismatch:
+            raise err from None
     fn, src = compile_graph(_driver_graph(graph, items, lambda r: r.kernel), fn_name)
     return NativeProgram(fn, src, regions, fallbacks)

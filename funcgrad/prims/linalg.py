@@ -138,6 +138,9 @@ def _dot_native(k, args, eqn):
     chooses them; numba's np.dot needs both operands of the result's float dtype."""
     (lc, rc), (lb, _) = eqn.params["contract"], eqn.params["batch"]
     xa, ya, out = eqn.inputs[0].aval, eqn.inputs[1].aval, eqn.outputs[0].aval
+    if not lb and not lc and xa.ndim == ya.ndim == 1 and out.dtype.kind == "f" and \
+            xa.dtype == ya.dtype == out.dtype:
+        return f"np.outer({args[0]}, {args[1]})"
     if lb or len(lc) != 1 or not (1 <= xa.ndim <= 2 and 1 <= ya.ndim <= 2) or \
             out.dtype.kind != "f" or xa.dtype != out.dtype or ya.dtype != out.dtype or \
             0 in xa.shape or 0 in ya.shape:

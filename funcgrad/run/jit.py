@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -133,6 +134,14 @@ class Stage:
     def _compile_native(self, args, reference) -> None:
         try:
             prog = native.build(self.graph, args, reference, self.name)
+            if self.backend == "auto":
+                # swapped in only where it is faster: a kernel can lose to NumPy's SIMD
+                # functions and BLAS calls on large arrays
+                t_numpy, t_native = _best_time(self.numpy_fn, args), _best_time(prog.fn, args)
+                if t_native > 0.95 * t_numpy:
+                    raise native.Mismatch(
+                        f"the compiled tier measured slower ({t_native * 1e6:.1f} us vs "
+                        f"{t_numpy * 1e6:.1f} us a call), so the NumPy tier runs")
         except native.Mismatch as err:
             self.native_error = str(err)
         except Exception as err:     # an unexpected failure leaves the NumPy tier running
@@ -293,6 +302,17 @@ def _name_the_line(err: Exception) -> None:
     at = f" at {eqn.source.long()}" if eqn.source is not None else ""
     err.args = (f"{err.args[0]} (in {eqn.primitive.name}{at}, run by fg.jit{where()})",
                 *err.args[1:])
+
+
+def _best_time(fn, args, budget: float = 0.05) -> float:
+    """The fastest of a few calls (within about `budget` seconds)."""
+    best, spent, n = float("inf"), 0.0, 0
+    while n < 3 or (spent < budget and n < 50):
+        t = time.perf_counter()
+        fn(*args)
+        dt = time.perf_counter() - t
+        best, spent, n = min(best, dt), spent + dt, n + 1
+    return best
 
 
 _executor = None

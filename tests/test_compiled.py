@@ -1,0 +1,338 @@
+"""The compiled tier (jit backend 'compiled' / 'auto'): numba kernels checked against the NumPy
+tier, for every primitive with a `native` rule (generated from the registry), in both of a
+kernel's representations (small arrays unrolled into scalars, and arrays), for loops, for
+fallbacks, for tiering and for the on-disk cache."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, Phase, assume, given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("numba")
+
+from test_eager import FORWARD_ONLY, MATRIX, Case  # noqa: E402
+
+import funcgrad as fg  # noqa: E402
+import funcgrad.numpy as fnp  # noqa: E402
+from funcgrad.compile import native  # noqa: E402
+from funcgrad.core.ir import Graph  # noqa: E402
+from funcgrad.core.primitive import registry  # noqa: E402
+
+NATIVE = sorted(n for n in MATRIX if registry[n].native is not None)
+REVERSE = [n for n in NATIVE if n not in FORWARD_ONLY]
+CHUNK = 12
+CHUNKS = [REVERSE[i:i + CHUNK] for i in range(0, len(REVERSE), CHUNK)]
+# while_loop has no reverse mode: its chunk is differentiated forward
+CHUNKS.append(sorted(set(NATIVE) & FORWARD_ONLY))
+RTOL = 1e-9
+
+
+def _close(got, want, what):
+    for g, w in zip(fg.tree.leaves(got), fg.tree.leaves(want)):
+        g, w = np.asarray(g), np.asarray(w)
+        assert g.shape == w.shape and g.dtype == w.dtype, what
+        scale = max(1.0, float(np.max(np.abs(w), initial=0.0)))
+        np.testing.assert_allclose(g, w, rtol=RTOL, atol=RTOL * scale, err_msg=what)
+
+
+def _prims_in(eqns) -> set[str]:
+    """Names of the primitives applied by `eqns`, loop bodies included (iterative)."""
+    names, stack = set(), list(eqns)
+    while stack:
+        e = stack.pop()
+        names.add(e.primitive.name)
+        for v in e.params.values():
+            for g in (v if isinstance(v, (tuple, list)) else (v,)):
+                if isinstance(g, Graph):
+                    stack.extend(g.eqns)
+    return names
+
+
+def _refused_alone(graph: Graph) -> set[str]:
+    """Primitives whose own `native` rule refuses an application in `graph`."""
+    refused = set()
+    for e in graph.eqns:
+        if e.primitive.native is None:
+            continue
+        k = native.KernelBuilder()
+        env = {v: f"a{i}" if not native.is_small(v.aval) else native.Small(
+            [f"a{i}_{j}" for j in range(v.aval.size)], v.aval.shape)
+            for i, v in enumerate(x for x in e.inputs if not isinstance(x, native.Lit))}
+        try:
+            k.emit_eqn(e, env, set(), {}, {})
+        except native.Unsupported:
+            refused |= {e.primitive.name}
+    return refused
+
+
+def _both_tiers(total, xs, ts, forward: bool):
+    """jit of the derivative of `total` on the NumPy tier and on the compiled tier."""
+    if forward:
+        def derivative(*xs):
+            return fg.jvp(total, xs, ts)
+    else:
+        derivative = fg.value_and_grad(total, argnums=tuple(range(len(xs))))
+    return fg.jit(derivative, backend="numpy"), fg.jit(derivative, backend="compiled")
+
+
+def _culprits(cases) -> list[str]:
+    """The cases whose program alone does not run on the compiled tier (the diagnosis of a
+    failing chunk), with why."""
+    out = []
+    for c in cases:
+        f_np, f_nb = _both_tiers(c.loss, c.xs, c.ts, forward=c.name in FORWARD_ONLY)
+        f_nb(*c.xs)
+        stage = f_nb.lower(*c.xs)
+        if stage.tier != "compiled" or stage.native.fallbacks:
+            out.append(f"{c.name} ({stage.native_error or stage.native.fallbacks})")
+    return out
+
+
+@pytest.fixture(params=["unrolled", "arrays"])
+def representation(request, monkeypatch):
+    """Kernels with small arrays unrolled into scalars (the default) or kept as arrays."""
+    if request.param == "arrays":
+        monkeypatch.setattr(native, "SMALL", 0)
+    return request.param
+
+
+@pytest.mark.parametrize("chunk", range(len(CHUNKS)))
+@settings(max_examples=1, deadline=None, derandomize=True, phases=[Phase.generate],
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                 HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_every_native_rule_agrees_with_the_numpy_tier(chunk, representation, data):
+    """One program per chunk of primitives: the sum of each primitive's case loss (from the
+    registry's cases), its value and gradient through jit(value_and_grad) on the compiled
+    tier against the NumPy tier, and the eager value. Every primitive that appears in the
+    program must run inside a kernel unless its own rule refuses that application."""
+    names = CHUNKS[chunk]
+    # Hypothesis tries the simplest example (every shape 0-d) first: skip it, for shapes
+    assume(data.draw(st.booleans(), label="not the simplest example"))
+    cases = [Case(n, data.draw) for n in names]
+    sizes = [len(c.xs) for c in cases]
+
+    def total(*xs):
+        out, i = 0.0, 0
+        for c, n in zip(cases, sizes):
+            out = out + c.loss(*xs[i:i + n])
+            i += n
+        return out
+
+    xs = [x for c in cases for x in c.xs]
+    f_np, f_nb = _both_tiers(total, xs, [t for c in cases for t in c.ts],
+                             forward=set(names) <= FORWARD_ONLY)
+    want = f_np(*xs)
+    got = f_nb(*xs)
+    stage = f_nb.lower(*xs)
+    if stage.tier != "compiled" or stage.native.fallbacks:
+        pytest.fail(f"{_culprits(cases)}: {stage.native_error or stage.native.fallbacks}")
+    _close(got, want, f"{names}: first call")
+    _close(f_nb(*xs), want, f"{names}: second call (the kernels themselves)")
+    _close(want[0], total(*xs), f"{names}: NumPy tier vs eager")
+    in_kernels = _prims_in(e for r in stage.native.regions for e in r.eqns)
+    present = _prims_in(stage.graph.eqns) & set(names)
+    missing = present - in_kernels - _refused_alone(stage.graph)
+    assert not missing, f"{sorted(missing)} ran as NumPy code though their rules accept it"
+
+
+def test_native_rules_cover_the_everyday_primitives():
+    """The breadth of the tier, as a number that can only go up: every elementwise primitive
+    NumPy computes with a numba ufunc, the shape and reduction primitives, dot_general and the
+    loops have rules."""
+    assert len(NATIVE) >= 75, len(NATIVE)
+    assert {"scan", "while", "dot_general", "reduce_sum", "getitem", "scatter_add",
+            "concatenate", "select", "logistic", "relu"} <= set(NATIVE)
+
+
+# ----------------------------------------------------------------------------------- loops
+
+def _ode(x0, steps=200):
+    def body(i, x):
+        return x + 0.01 * fnp.stack([x[1], -fnp.sin(x[0])])
+    return fg.fori_loop(0, steps, body, x0).sum()
+
+
+def _rnn(params, xs):
+    wx, wh, b = params
+
+    def step(h, x):
+        h = fnp.tanh(x @ wx + h @ wh + b)
+        return h, fnp.sum(h * h)
+    h, ys = fg.scan(step, fnp.zeros(wh.shape[0]), xs)
+    return fnp.sum(ys) + fnp.sum(h)
+
+
+@pytest.mark.parametrize("hidden", [3, 40])   # unrolled carry, array carry
+def test_scan_rnn_gradient(hidden):
+    rng = np.random.default_rng(0)
+    params = (rng.standard_normal((5, hidden)) * 0.3, rng.standard_normal((hidden, hidden)) * 0.3,
+              rng.standard_normal(hidden) * 0.1)
+    xs = rng.standard_normal((30, 5))
+    f = fg.jit(fg.value_and_grad(_rnn), backend="compiled")
+    got = f(params, xs)
+    assert f.lower(params, xs).tier == "compiled"
+    _close(f(params, xs), fg.value_and_grad(_rnn)(params, xs), "rnn")
+    _close(got, f(params, xs), "first call vs kernels")
+    # the scans are native loops: one kernel holds them, no per-step Python
+    src = f.lower(params, xs).as_text()
+    assert "range(30)" in src and "range(30 - 1, -1, -1)" in src and "_scan" not in src
+
+
+def test_fori_loop_ode_gradient_is_one_kernel():
+    x0 = np.array([1.0, 0.5])
+    f = fg.jit(fg.grad(_ode), backend="compiled")
+    got = f(x0)
+    stage = f.lower(x0)
+    assert stage.tier == "compiled" and len(stage.native.regions) == 1
+    _close(got, fg.grad(_ode)(x0), "ode")
+    # the 2-vector state is unrolled: no array is allocated inside the loops
+    loops = stage.as_text().split("for i", 1)[1]
+    assert "np.empty" not in loops and "np.array" not in loops.rsplit("return", 1)[0][:-200]
+
+
+def test_while_loop_newton():
+    def sqrt_newton(a):
+        def cond(c):
+            x, i = c
+            return (fnp.abs(x * x - a) > 1e-12) & (i < 100)
+
+        def body(c):
+            x, i = c
+            return 0.5 * (x + a / x), i + 1
+        return fg.while_loop(cond, body, (a, 0))[0]
+    a = np.array(7.0)
+    f = fg.jit(sqrt_newton, backend="compiled")
+    got = f(a)
+    assert f.lower(a).tier == "compiled"
+    np.testing.assert_allclose(got, np.sqrt(7.0), rtol=1e-14)
+    primal, tangent = fg.jit(lambda a: fg.jvp(sqrt_newton, (a,), (np.array(1.0),)),
+                             backend="compiled")(a)
+    np.testing.assert_allclose(tangent, 0.5 / np.sqrt(7.0), rtol=1e-10)
+
+
+def test_float32_keeps_its_dtype_through_kernels():
+    x = np.linspace(-2, 2, 50, dtype=np.float32)
+
+    def f(x):
+        return fnp.sum(fnp.tanh(x * 0.5 + 1.0) * x) / x.shape[0]
+    g = fg.jit(fg.value_and_grad(f), backend="compiled")
+    val, grad = g(x)
+    ref = fg.jit(fg.value_and_grad(f), backend="numpy")(x)
+    assert g.lower(x).tier == "compiled"
+    assert val.dtype == np.float32 and grad.dtype == np.float32
+    np.testing.assert_allclose(grad, ref[1], rtol=1e-5)
+
+
+# ------------------------------------------------------------------ fallbacks and trust
+
+def test_an_operation_without_a_kernel_runs_as_numpy_code_between_kernels():
+    def f(x):
+        y = fnp.sin(x) * 2.0 + x
+        z = fnp.sort(y)              # no native rule: NumPy code
+        return fnp.sum(fnp.exp(z) * z)
+    x = np.random.default_rng(1).standard_normal(100)
+    g = fg.jit(fg.grad(f), backend="compiled")
+    _close(g(x), fg.grad(f)(x), "sort between kernels")
+    stage = g.lower(x)
+    assert stage.tier == "compiled" and len(stage.native.regions) >= 2
+    assert "np.sort" in stage.as_text() or "sort" in stage.as_text()
+
+
+def test_a_wrong_kernel_is_never_used(monkeypatch):
+    """A kernel whose result differs from the NumPy tier's (here: sin written as cos) is
+    caught by the check before the swap; the NumPy code goes on running."""
+    from funcgrad.prims.elementwise import sin_p
+    monkeypatch.setattr(sin_p, "native", lambda k, args, eqn: f"np.cos({args[0]})")
+    x = np.linspace(0.1, 1.0, 40)
+    f = fg.jit(lambda x: fnp.sum(fnp.sin(x) * x), backend="compiled")
+    np.testing.assert_allclose(f(x), np.sum(np.sin(x) * x), rtol=1e-14)
+    stage = f.lower(x)
+    assert stage.tier == "numpy" and "differs from the NumPy tier" in stage.native_error
+    np.testing.assert_allclose(f(x), np.sum(np.sin(x) * x), rtol=1e-14)
+
+
+def test_side_effects_stay_on_the_numpy_tier():
+    seen = []
+
+    def f(x):
+        fg.debug.callback(lambda v: seen.append(float(v)), fnp.sum(x))
+        return fnp.sin(x) * 2.0
+    g = fg.jit(f, backend="compiled")
+    g(np.ones(3))
+    g(np.ones(3))
+    assert seen == [3.0, 3.0]
+    assert g.lower(np.ones(3)).tier == "numpy"
+    assert "side effects" in g.lower(np.ones(3)).native_error
+
+
+def test_auto_compiles_a_hot_signature_in_the_background(monkeypatch):
+    monkeypatch.setenv("FUNCGRAD_JIT_HOT_CALLS", "3")
+    x = np.linspace(0.0, 1.0, 30)
+    f = fg.jit(fg.grad(lambda x: fnp.sum(fnp.tanh(x) ** 2)), backend="auto")
+    f(x)
+    stage = f.lower(x)
+    assert stage.tier == "numpy"            # a function called once never pays for LLVM
+    f(x)
+    f(x)                                    # the third call hands it to the compile thread
+    assert stage.wait(120) == "compiled", stage.native_error
+    assert "numba" in stage.as_text()
+    _close(f(x), 2 * np.tanh(x) * (1 - np.tanh(x) ** 2), "auto, compiled")
+
+
+def test_backend_choices_and_errors(monkeypatch):
+    with pytest.raises(ValueError, match="backend must be one of"):
+        fg.jit(lambda x: x, backend="llvm")
+    monkeypatch.setenv("FUNCGRAD_JIT_BACKEND", "fast")
+    with pytest.raises(ValueError, match="FUNCGRAD_JIT_BACKEND"):
+        fg.jit(lambda x: x)
+    monkeypatch.setenv("FUNCGRAD_JIT_BACKEND", "auto")
+    monkeypatch.setattr(native, "available", lambda: False)
+    with pytest.raises(ImportError, match=r"pip install 'funcgrad\[fast\]'"):
+        fg.jit(lambda x: x, backend="compiled")
+    assert fg.jit(lambda x: x).backend == "numpy"      # auto without numba: NumPy code
+    assert fg.jit(lambda x: x, backend="numpy")(np.ones(2)).tolist() == [1.0, 1.0]
+
+
+def test_kernels_are_cached_on_disk_across_processes(tmp_path):
+    script = textwrap.dedent("""
+        import time, numpy as np, funcgrad as fg, funcgrad.numpy as fnp
+        f = fg.jit(fg.grad(lambda x: fnp.sum(fnp.sin(x) * x + x * x)), backend="compiled")
+        x = np.linspace(0, 1, 25)
+        t = time.perf_counter(); f(x); print(time.perf_counter() - t)
+        assert f.lower(x).tier == "compiled"
+    """)
+    env = dict(os.environ, FUNCGRAD_CACHE_DIR=str(tmp_path))
+    run = [sys.executable, "-c", script]
+    subprocess.run(run, env=env, check=True, capture_output=True, text=True)
+    kernels = list((tmp_path / "kernels").glob("funcgrad_kernel_*.py"))
+    compiled = list((tmp_path / "kernels" / "__pycache__").glob("*.nbi"))
+    assert len(kernels) == 1 and len(compiled) == 1
+    stamp = kernels[0].stat().st_mtime_ns
+    subprocess.run(run, env=env, check=True, capture_output=True, text=True)
+    # the second process found the module and numba's index: nothing was written again
+    assert kernels[0].stat().st_mtime_ns == stamp
+    assert list((tmp_path / "kernels").glob("funcgrad_kernel_*.py")) == kernels
+
+
+def test_a_small_carry_packed_inside_the_loop_is_returned_with_its_last_values():
+    """Regression: a small carry packed into an array inside a scan body (for a product) was
+    returned after the loop from that packing, one update behind (found by the kernel check
+    on 50 Adam steps)."""
+    b = np.random.default_rng(3).standard_normal((4, 20)) * 0.1
+
+    def run(w, xs):
+        def step(w, x):   # w @ b packs the 4-element carry: b has more than 16 elements
+            return w - 0.1 * (b @ (w @ b) + x), fnp.sum(w)
+        return fg.scan(step, w, xs)
+    w0, xs = np.ones(4), np.random.default_rng(4).standard_normal((6, 4))
+    f = fg.jit(run, backend="compiled")
+    got = f(w0, xs)
+    assert f.lower(w0, xs).tier == "compiled", f.lower(w0, xs).native_error
+    _close(got, fg.jit(run, backend="numpy")(w0, xs), "small carry after the loop")
