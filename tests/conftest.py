@@ -18,3 +18,10 @@ settings.load_profile(os.environ.get("FUNCGRAD_HYPOTHESIS_PROFILE", "ci"))
 # results do not depend on when a background compile finishes; tests/test_compiled.py tests
 # the compiled tier, and CI runs the jit tests again with FUNCGRAD_JIT_BACKEND=compiled.
 os.environ.setdefault("FUNCGRAD_JIT_BACKEND", "numpy")
+# Kernels the tests compile go to a directory of their own (not ~/.cache/funcgrad), and numba
+# optimises them less: the suite checks what they compute, which optimisation does not change
+# (no fast-math), and LLVM's optimiser is most of a kernel's compile time.
+if "FUNCGRAD_CACHE_DIR" not in os.environ:
+    import tempfile
+    os.environ["FUNCGRAD_CACHE_DIR"] = tempfile.mkdtemp(prefix="funcgrad-test-kernels-")
+os.environ.setdefault("NUMBA_OPT", "0")

@@ -76,6 +76,7 @@ class KernelBuilder:
         self._lits: dict = {}
         self.const_args: list[tuple[str, np.ndarray]] = []   # arrays loop bodies captured
         self.loop_depth = 0
+        self._packed: list[Small] = []      # small values packed so far (undone on rollback)
 
     @staticmethod
     def dtype(dt) -> str:
@@ -188,7 +189,7 @@ class KernelBuilder:
                 raise Unsupported(f"dtype {v.aval.dtype}")
             if v.aval.size > LARGE and not self.loop_depth and not _loop_like(eqn):
                 raise Unsupported("large arrays outside loops run faster as NumPy code")
-        mark, depth = len(self.lines), self.depth
+        mark = self._mark()
         try:
             vals = [self.atom(v, env) for v in eqn.inputs]
             if _loop_like(eqn):
@@ -199,8 +200,7 @@ class KernelBuilder:
             else:
                 result = rule(self, vals, eqn)
         except Unsupported:
-            del self.lines[mark:]
-            self.depth = depth
+            self._rollback(mark)
             raise
         results = [result] if isinstance(result, (str, Small)) else list(result)
         for v, expr in zip(eqn.outputs, results):
@@ -228,11 +228,11 @@ class KernelBuilder:
             if prim.elementwise:
                 return self._unrolled(eqn, vals, rule)
             if not _loop_like(eqn):
-                mark = len(self.lines)
+                mark = self._mark()
                 try:
                     return self._symbolic(eqn, vals)
                 except Unsupported:
-                    del self.lines[mark:]
+                    self._rollback(mark)
         return rule(self, [self.pack(x, v.aval) if isinstance(x, Small) else x
                            for x, v in zip(vals, eqn.inputs)], eqn)
 
@@ -289,7 +289,20 @@ class KernelBuilder:
             self.line(f"{arr} = np.array(({', '.join(x.elems)},), {_np_type(aval.dtype)})"
                       + (f".reshape({aval.shape!r})" if aval.ndim > 1 else ""))
             x.packed = arr
+            self._packed.append(x)
         return x.packed
+
+    def _mark(self) -> tuple[int, int, int]:
+        return len(self.lines), len(self._packed), self.depth
+
+    def _rollback(self, mark) -> None:
+        """Forget lines written since `mark` (and arrays packed by them)."""
+        lines, packed, depth = mark
+        del self.lines[lines:]
+        for x in self._packed[packed:]:
+            x.packed = None
+        del self._packed[packed:]
+        self.depth = depth
 
     def unpack(self, expr: str, aval) -> Small:
         arr = self.materialize(expr)
@@ -360,11 +373,17 @@ class KernelBuilder:
                 env[v] = name
         keep = {v for v in graph.outvars if isinstance(v, Var)}
         self.loop_depth += 1
+        packed = len(self._packed)
         try:
             if self.emit(graph.eqns, env, keep) != len(graph.eqns):
                 raise Unsupported("a loop body with an operation the compiled tier lacks")
         finally:
             self.loop_depth -= 1
+            # an array packed inside the body is not defined after the loop (which may run
+            # no iteration): later uses pack again
+            for x in self._packed[packed:]:
+                x.packed = None
+            del self._packed[packed:]
         return [self.atom(v, env) for v in graph.outvars]
 
     def materialize(self, expr, stem: str = "t", force: bool = False):

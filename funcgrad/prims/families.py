@@ -100,12 +100,21 @@ def call_lowering(fn, arity: int):
     return lambda in_avals, params: lowering
 
 
+def ufunc_native(fn):
+    """The `native` rule `fn(x, y, ...)` of a NumPy ufunc (the kernel builder refuses one numba
+    lacks); `.ufunc` names it."""
+    def rule(k, args, eqn):
+        return k.ufunc(fn, args, eqn)
+    rule.ufunc = fn
+    return rule
+
+
 def elementwise(name: str, fn, arity: int, *, real_only: bool = False, **kw) -> Primitive:
     """A primitive applying NumPy's `fn` elementwise: its impl, shape and dtype rule
     (NumPy's), lowering, batching and cost. `real_only` ones refuse complex operands."""
     prim = Primitive(name, _checked_real(name, fn) if real_only else fn,
                      _elementwise_type(name, fn, real_only), lower=call_lowering(fn, arity),
-                     native=lambda k, args, eqn: k.ufunc(fn, args, eqn),
+                     native=ufunc_native(fn),
                      cost=elementwise_cost, elementwise=True, fresh=True, **kw)
     prim.batch = batch_elementwise(prim)
     return prim

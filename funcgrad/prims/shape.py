@@ -157,8 +157,13 @@ def native_reduce(k, x: str, src: ArrayType, out: ArrayType, axes, op: str) -> s
     reduction, a loop adding rows (leading axes) or one reducing each row (the reduced axes
     moved last)."""
     axes = sorted(axes)
-    if not axes or src.ndim == 0 or any(src.shape[a] == 0 for a in axes):
-        raise k.Unsupported("an empty or trivial reduction")
+    if not axes or src.ndim == 0:
+        raise k.Unsupported("a trivial reduction")
+    if src.size == 0:
+        if op != "sum":      # the shape rule refuses max/min over an empty axis
+            return f"np.empty({out.shape!r}, {k.dtype(out.dtype)})"
+        zero = k.lit(0, out.dtype)
+        return zero if out.ndim == 0 else f"np.full({out.shape!r}, {zero})"
     if src.dtype.kind not in "fiu" or out.dtype != src.dtype:
         if not (op == "sum" and len(axes) == src.ndim and out.dtype == np.int64
                 and src.dtype.kind in "bi"):

@@ -92,9 +92,10 @@ def main(argv=None) -> int:
                         help="arguments with nan/inf entries (values and no-crash oracles)")
     parser.add_argument("--kinds", default=None,
                         help="comma-separated op kinds to draw (default: all; e.g. breadth)")
-    parser.add_argument("--oracle", action="append", default=[], choices=["jax"],
+    parser.add_argument("--oracle", action="append", default=[], choices=["jax", "compiled"],
                         help="add an external oracle: `jax` compares values and derivatives "
-                             "with JAX (float64; needs jax importable)")
+                             "with JAX (float64; needs jax importable), `compiled` runs jit "
+                             "on the compiled tier against the NumPy tier (needs numba)")
     a = parser.parse_args(argv)
     extra = tuple(dict.fromkeys(a.oracle))
     if "jax" in extra:

@@ -19,6 +19,9 @@
 - `survives`:  (nan/inf arguments) every transformation runs; derivative values unchecked
 - `jax`:       (on request: `python -m tests.fuzz --oracle jax`, jax_oracle.py) values, grad,
                jvp and Hessian-vector product == JAX's (float64)
+- `compiled`:  (on request: `--oracle compiled`; needs numba) jit(f) and jit(grad(loss)) on the
+               compiled tier == the NumPy tier, first and cached call, and the compiled tier's
+               own check of its kernels never found them to differ (a wrong native rule)
 
 `run_oracles` returns the mismatches (an oracle that raises counts as one); `check_program`
 raises AssertionError showing each mismatch and the program as runnable source.
@@ -390,6 +393,22 @@ def _vmap_grad_values_unchecked(c: _Ctx) -> None:
     fg.vmap(fg.grad(c.loss(c.f, fnp), argnums=c.argnums), in_axes=tuple(axes))(*batched)
 
 
+def _compiled(c: _Ctx) -> None:
+    fns = [(c.f, "f")]
+    if not c.nonfinite:
+        fns.append((fg.grad(c.loss(c.f, fnp), argnums=c.argnums), "grad(loss)"))
+    for fn, what in fns:
+        jf = fg.jit(fn, backend="compiled")
+        first = arrays(jf(*c.args), f"compiled {what}")
+        stage = jf.lower(*c.args)
+        if stage.native_error and "differs" in stage.native_error:
+            raise AssertionError(f"compiled tier of {what}: {stage.native_error}")
+        want = arrays(fg.jit(fn, backend="numpy")(*c.args), f"numpy tier {what}")
+        close_trees(first, want, c.tol, f"compiled {what} (first call) vs the NumPy tier")
+        close_trees(arrays(jf(*c.args), f"compiled {what}"), want, c.tol,
+                    f"compiled {what} (kernels) vs the NumPy tier")
+
+
 ORACLES: dict[str, Callable[[_Ctx], None]] = {
     "numpy": _numpy, "jit": _jit, "graphs": _graphs, "grad_fd": _grad_fd, "jvp_fd": _jvp_fd,
     "jacobians": _jacobians, "vmap": _vmap, "vmap_grad": _vmap_grad, "grad_jit": _grad_jit,
@@ -402,8 +421,9 @@ _F64_ORACLES = ("grad_fd", "jvp_fd", "jacobians", "second_order", "linearize")
 # the other derivatives only run.
 NONFINITE_ORACLES = ("numpy", "jit", "graphs", "vmap", "survives")
 ORACLES["survives"] = _survives
-# Registered on request only (`python -m tests.fuzz --oracle jax`; see jax_oracle.register).
-EXTERNAL_ORACLES = ("jax",)
+ORACLES["compiled"] = _compiled
+# Run on request only (`python -m tests.fuzz --oracle jax`; see jax_oracle.register).
+EXTERNAL_ORACLES = ("jax", "compiled")
 
 
 def default_oracles(nonfinite: bool = False) -> tuple:
