@@ -105,24 +105,25 @@ def _culprits(cases) -> list[str]:
     return out
 
 
-@pytest.fixture(params=["unrolled", "arrays"])
-def representation(request, monkeypatch):
-    """Kernels with small arrays unrolled into scalars (the default) or kept as arrays."""
-    if request.param == "arrays":
-        monkeypatch.setattr(native, "SMALL", 0)
-    return request.param
-
-
-@pytest.mark.parametrize("chunk", range(len(CHUNKS)))
+@pytest.mark.parametrize("chunk, representation", [
+    (i, "unrolled" if i % 2 == 0 else "arrays") for i in range(len(CHUNKS))])
 @settings(max_examples=1, deadline=None, derandomize=True, phases=[Phase.generate],
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_every_native_rule_agrees_with_the_numpy_tier(chunk, representation, data):
+def test_every_native_rule_agrees_with_the_numpy_tier(chunk, representation, data,
+                                                     monkeypatch):
     """One program per chunk of primitives: the sum of each primitive's case loss (from the
     registry's cases), its value and gradient through jit(value_and_grad) on the compiled
     tier against the NumPy tier, and the eager value. Every primitive that appears in the
-    program must run inside a kernel unless its own rule refuses that application."""
+    program must run inside a kernel unless its own rule refuses that application.
+
+    Kernels keep arrays of up to 16 elements as scalars ('unrolled') and larger ones as
+    arrays; the drawn shapes give each program values of both kinds. The odd chunks are
+    compiled with every value an array ('arrays'), so small shapes meet the array code too
+    (one compile per chunk keeps the suite's time)."""
+    if representation == "arrays":
+        monkeypatch.setattr(native, "SMALL", 0)
     names = CHUNKS[chunk]
     # Hypothesis tries the simplest example (every shape 0-d) first: skip it, for shapes
     assume(data.draw(st.booleans(), label="not the simplest example"))
@@ -285,16 +286,31 @@ def test_side_effects_stay_on_the_numpy_tier():
 
 def test_auto_compiles_a_hot_signature_in_the_background(monkeypatch):
     monkeypatch.setenv("FUNCGRAD_JIT_HOT_CALLS", "3")
-    x = np.linspace(0.0, 1.0, 30)
-    f = fg.jit(fg.grad(lambda x: fnp.sum(fnp.tanh(x) ** 2)), backend="auto")
-    f(x)
-    stage = f.lower(x)
+    x0 = np.array([1.0, 0.5])
+    f = fg.jit(fg.grad(_ode), backend="auto")     # a loop: ~500x faster compiled
+    f(x0)
+    stage = f.lower(x0)
     assert stage.tier == "numpy"            # a function called once never pays for LLVM
-    f(x)
-    f(x)                                    # the third call hands it to the compile thread
+    f(x0)
+    f(x0)                                   # the third call hands it to the compile thread
     assert stage.wait(120) == "compiled", stage.native_error
     assert "numba" in stage.as_text()
-    _close(f(x), 2 * np.tanh(x) * (1 - np.tanh(x) ** 2), "auto, compiled")
+    _close(f(x0), fg.grad(_ode)(x0), "auto, compiled")
+
+
+def test_auto_keeps_the_numpy_tier_where_it_is_faster(monkeypatch):
+    from funcgrad.run import jit as jit_module
+    monkeypatch.setenv("FUNCGRAD_JIT_HOT_CALLS", "2")
+    timings = iter([1e-5, 2e-5])        # NumPy tier 10 us, compiled tier 20 us
+    monkeypatch.setattr(jit_module, "_best_time", lambda fn, args: next(timings))
+    x = np.linspace(0.0, 1.0, 30)
+    f = fg.jit(lambda x: fnp.sum(fnp.tanh(x) ** 2), backend="auto")
+    f(x)
+    f(x)
+    stage = f.lower(x)
+    assert stage.wait(120) == "numpy" and "measured slower" in stage.native_error
+    assert "numba" not in stage.as_text()
+    _close(f(x), np.sum(np.tanh(x) ** 2), "auto, NumPy tier kept")
 
 
 def test_backend_choices_and_errors(monkeypatch):
