@@ -372,3 +372,21 @@ def test_the_fuzzer_s_compiled_oracle_runs_and_agrees():
     rng = np.random.default_rng(5)
     assert run_oracles(src, [rng.standard_normal((3, 4)), rng.standard_normal(4)],
                        oracles=("compiled",)) == []
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 7, -1])
+def test_switch_inside_a_loop_is_an_if_chain_in_the_kernel(k):
+    """cond/switch in a loop body: the loop stays native; an out-of-range index is clamped by
+    switch, a negative one as well."""
+    def f(x, k):
+        def body(i, c):
+            return fg.switch(k, [lambda c: c * 1.01, lambda c: fnp.sin(c) + c,
+                                 lambda c: c - 0.1 * c ** 2], c)
+        return fnp.sum(fg.fori_loop(0, 50, body, x))
+    x = np.array([0.3, 0.7, 1.1])
+    g = fg.jit(fg.value_and_grad(f), backend="compiled")
+    got = g(x, k)
+    stage = g.lower(x, k)
+    assert stage.tier == "compiled" and len(stage.native.regions) == 1, stage.native_error
+    assert "elif" in stage.as_text()
+    _close(got, fg.jit(fg.value_and_grad(f), backend="numpy")(x, k), f"switch {k}")

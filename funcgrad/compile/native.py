@@ -386,6 +386,33 @@ class KernelBuilder:
             del self._packed[packed:]
         return [self.atom(v, env) for v in graph.outvars]
 
+    def branches(self, index: str, graphs, args: list) -> list:
+        """`if index == 0: <graph 0> elif ...: ... else: <last graph>`, each graph written
+        inline on `args`; the names (or small values of names) every branch assigns."""
+        if len(graphs) == 1:
+            return self.inline(graphs[0], args)
+        n = len(graphs)
+        i = self.materialize(f"({index} + {n} if {index} < 0 else {index})", "b")
+        targets = [Small([self.tmp("r") for _ in range(a.size)], a.shape) if is_small(a)
+                   else self.tmp("r") for a in graphs[0].out_avals]
+        for b, graph in enumerate(graphs):
+            self.line(f"if {i} == 0:" if b == 0 else f"elif {i} == {b}:" if b < n - 1
+                      else "else:")
+            self.depth += 1
+            outs = self.inline(graph, args)
+            names, vals = [], []
+            for t, o, a in zip(targets, outs, graph.out_avals):
+                if isinstance(t, Small):
+                    o = o if isinstance(o, Small) else self.unpack(o, a)
+                    names += t.elems
+                    vals += o.elems
+                else:
+                    names.append(t)
+                    vals.append(self.pack(o, a) if isinstance(o, Small) else o)
+            self.line(f"{', '.join(names)} = {', '.join(vals)}" if names else "pass")
+            self.depth -= 1
+        return targets
+
     def materialize(self, expr, stem: str = "t", force: bool = False):
         """`expr` as a name (evaluated once here); with `force`, always a new name (one that a
         loop may rebind). A small value is materialised element by element."""
@@ -492,7 +519,9 @@ class Region:
 
 
 def _loop_like(eqn: Eqn) -> bool:
-    return any(isinstance(v, Graph) for v in eqn.params.values())
+    """Does the equation hold sub-graphs (a loop body, cond's branches)?"""
+    return any(isinstance(v, Graph) or (isinstance(v, tuple) and any(
+        isinstance(g, Graph) for g in v)) for v in eqn.params.values())
 
 
 def partition(graph: Graph) -> list:

@@ -148,9 +148,15 @@ def _cond_cost(*avals, branches) -> int:
     return max(graph_cost(g)["flops"] for g in branches)    # the costliest branch
 
 
+def _cond_native(k, args, eqn):
+    """An `if`/`elif`/`else` chain in the kernel, each branch written inline."""
+    return k.branches(k.materialize(args[0]), eqn.params["branches"], list(args[1:]))
+
+
 # Not `fresh`: a branch may hand an operand back unchanged.
 cond_p = Primitive("cond", _cond_impl, _cond_type, jvp=_cond_jvp, transpose=_cond_transpose,
-                   batch=_cond_batch, cost=_cond_cost, multiple_results=True)
+                   batch=_cond_batch, native=_cond_native, cost=_cond_cost,
+                   multiple_results=True)
 
 
 def _bind_branches(index, funs: Sequence[Callable], names: list[str], operands: tuple,
