@@ -443,18 +443,25 @@ class Small:
 
 class _SymContext:
     """While a primitive's impl runs on symbolic values: the builder and dtype that turn a
-    number it makes (a zero to add to) into a kernel constant."""
+    number it makes (a zero to add to) into a kernel constant (per thread: the background
+    compiler and a caller's backend='compiled' may build kernels at once)."""
 
-    current: list = []
+    _local = threading.local()
 
     def __init__(self, k, dtype):
         self.k, self.dtype = k, dtype
 
+    @classmethod
+    def stack(cls) -> list:
+        if not hasattr(cls._local, "stack"):
+            cls._local.stack = []
+        return cls._local.stack
+
     def __enter__(self):
-        _SymContext.current.append(self)
+        _SymContext.stack().append(self)
 
     def __exit__(self, *exc):
-        _SymContext.current.pop()
+        _SymContext.stack().pop()
 
 
 def _sym_text(x, k=None, dtype=None) -> str:
@@ -462,7 +469,7 @@ def _sym_text(x, k=None, dtype=None) -> str:
         x = x[()]
     if isinstance(x, _Sym):
         return x.text
-    ctx = _SymContext.current[-1] if k is None else None
+    ctx = _SymContext.stack()[-1] if k is None else None
     k, dtype = (ctx.k, ctx.dtype) if ctx is not None else (k, dtype)
     return k.lit(x, dtype)
 

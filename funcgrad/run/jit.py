@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import queue
 import threading
 import time
 import warnings
@@ -128,7 +129,7 @@ class Stage:
             self.fn = self.numpy_fn      # stop counting; the compiled tier swaps itself in
             args = [a.copy() if type(a) is np.ndarray else a for a in flat]
             ref = [np.array(o, copy=True) for o in out]
-            _background().submit(self._compile_native, args, ref)
+            _background().put((self._compile_native, (args, ref)))
         return out
 
     def _compile_native(self, args, reference) -> None:
@@ -315,18 +316,24 @@ def _best_time(fn, args, budget: float = 0.05) -> float:
     return best
 
 
-_executor = None
-_executor_lock = threading.Lock()
+_jobs: queue.SimpleQueue | None = None
+_jobs_lock = threading.Lock()
 
 
-def _background():
-    """The one thread that compiles hot functions to the compiled tier."""
-    global _executor
-    with _executor_lock:
-        if _executor is None:
-            from concurrent.futures import ThreadPoolExecutor
-            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="funcgrad-compile")
-        return _executor
+def _background() -> queue.SimpleQueue:
+    """The queue of the one thread that compiles hot functions to the compiled tier. A daemon:
+    a program that ends while it compiles does not wait for numba."""
+    global _jobs
+    with _jobs_lock:
+        if _jobs is None:
+            _jobs = queue.SimpleQueue()
+
+            def work(jobs=_jobs):
+                while True:
+                    fn, args = jobs.get()
+                    fn(*args)       # _compile_native: it catches its own errors
+            threading.Thread(target=work, name="funcgrad-compile", daemon=True).start()
+        return _jobs
 
 
 def _resolve_backend(backend: str | None) -> str:
