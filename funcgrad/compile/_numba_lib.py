@@ -2,7 +2,9 @@
 
 Inside a kernel a 0-d value is a numba scalar: `as_scalar` takes a 0-d array or a scalar from
 the NumPy driver, and `to_0d` hands a scalar back as a 0-d array of its own dtype (numba would
-box a float32 as a Python float and lose the dtype).
+box a float32 as a Python float and lose the dtype). The row and column reductions are what
+`native_reduce` (prims/shape.py) writes for a reduction over some axes: numba's own take a
+whole array or one axis only.
 """
 from __future__ import annotations
 
@@ -35,52 +37,26 @@ def _to_0d(x):
     return lambda x: np.asarray(x)
 
 
-def row_sums(x):
-    """Sum over the last axis of a C-contiguous 2-d array (a stub; see the overload)."""
-    return x.sum(axis=-1)
+def _per_row(method: str):
+    """A stub reducing each row of a C-contiguous 2-d array with `method` (sum, max, min),
+    and the numba overload that does it one row at a time (each row a vectorised loop)."""
+    def stub(x):
+        return getattr(x, method)(axis=-1)
+    stub.__name__ = f"row_{method}"
+    reduce = {"sum": np.sum, "max": np.max, "min": np.min}[method]
+
+    @overload(stub)
+    def _rows(x):
+        def impl(x):
+            out = np.empty(x.shape[0], x.dtype)
+            for i in range(x.shape[0]):
+                out[i] = reduce(x[i])
+            return out
+        return impl
+    return stub
 
 
-@overload(row_sums)
-def _row_sums(x):
-    def impl(x):
-        out = np.empty(x.shape[0], x.dtype)
-        for i in range(x.shape[0]):
-            out[i] = x[i].sum()
-        return out
-    return impl
-
-
-def row_reduce(x, op):
-    """Reduce the last axis of a 2-d array with op ('max' or 'min')."""
-    return x.max(axis=-1) if op == "max" else x.min(axis=-1)
-
-
-def row_max(x):
-    return x.max(axis=-1)
-
-
-def row_min(x):
-    return x.min(axis=-1)
-
-
-@overload(row_max)
-def _row_max(x):
-    def impl(x):
-        out = np.empty(x.shape[0], x.dtype)
-        for i in range(x.shape[0]):
-            out[i] = x[i].max()
-        return out
-    return impl
-
-
-@overload(row_min)
-def _row_min(x):
-    def impl(x):
-        out = np.empty(x.shape[0], x.dtype)
-        for i in range(x.shape[0]):
-            out[i] = x[i].min()
-        return out
-    return impl
+row_sums, row_max, row_min = _per_row("sum"), _per_row("max"), _per_row("min")
 
 
 def col_sums(x):
