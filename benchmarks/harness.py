@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import os
 import statistics
 import sys
 import time
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -138,13 +140,15 @@ def _calibrate(fn, cfg: Config) -> int:
 
 
 @contextlib.contextmanager
-def _recording_jits(made: list):
+def recording_jits(made: list, backend: str | None = None):
     """While a contender is built, `fg.jit` (as the workloads call it) records the jitted
-    functions it makes."""
+    functions it makes in `made`, and passes `backend=` when one is given."""
     import funcgrad as fg
     original = fg.jit
 
     def jit(fun=None, *args, **kwargs):
+        if backend is not None:
+            kwargs["backend"] = backend
         out = original(fun, *args, **kwargs)
         made.append(out)
         return out
@@ -155,6 +159,11 @@ def _recording_jits(made: list):
         fg.jit = original
 
 
+def jit_stages(made: list) -> list:
+    """The compiled stages (one per signature) of the jitted functions in `made`."""
+    return [stage for jitted in made for stage in jitted._cache.values()]
+
+
 def _settle(made: list, fn, timeout_s: float = 600.0) -> str:
     """Bring a funcgrad jit step to its steady state and name the tier(s) that run.
 
@@ -162,23 +171,35 @@ def _settle(made: list, fn, timeout_s: float = 600.0) -> str:
     $FUNCGRAD_JIT_HOT_CALLS times (20) compiles it on a background thread and swaps the compiled
     tier in. Call the step until every signature is that hot, then wait for the compilations:
     a compile in flight would run during the samples, and a swap mid-run would mix two tiers."""
-    def stages():
-        return [st for j in made for st in getattr(j, "_cache", {}).values()]
     hot = int(os.environ.get("FUNCGRAD_JIT_HOT_CALLS", "20"))
     for _ in range(hot + 2):
-        if stages() and all(getattr(st, "backend", "numpy") != "auto"
-                            or getattr(st, "calls", hot) >= hot for st in stages()):
+        stages = jit_stages(made)
+        if stages and all(st.backend != "auto" or st.calls >= hot for st in stages):
             break
         fn()
-    for st in stages():
-        if hasattr(st, "wait"):
-            st.wait(timeout_s)
-    tiers = sorted({getattr(st, "tier", "numpy") for st in stages()})
-    errors = {err for st in stages() if (err := getattr(st, "native_error", None))}
+    stages = jit_stages(made)
+    for st in stages:
+        st.wait(timeout_s)
+    tiers = sorted({st.tier for st in stages})
+    errors = {st.native_error for st in stages if st.native_error}
     note = f"{'+'.join(tiers)} tier" if tiers else ""
-    if errors and getattr(stages()[0], "backend", "numpy") != "numpy":
+    if errors and stages[0].backend != "numpy":
         note += f" (compiled tier refused: {sorted(errors)[0][:60]})"
     return note
+
+
+def finish(cells: list, json_path: str | None, report: dict) -> int:
+    """End of a command line run: `report` plus the cells' results written to `json_path`
+    (if given); exit status 1 (and the cells named) if a result differed from NumPy's or
+    raised an unexpected error."""
+    if json_path:
+        out = {**report, "results": [c.as_json() for c in cells]}
+        Path(json_path).write_text(json.dumps(out, indent=1))
+    bad = [f"{c.workload} {c.contender}" for c in cells if c.status in ("MISMATCH", "ERROR")]
+    if bad:
+        print(f"\nFAILED: {', '.join(bad)} (see above)", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _first_call(c: Contender, wl: Workload, ref: list[np.ndarray]) -> float:
@@ -215,7 +236,7 @@ def run_workload(wl: Workload, cfg: Config, log=sys.stderr) -> list[Cell]:
         setup_end = None
         try:
             made: list = []
-            with _recording_jits(made):
+            with recording_jits(made):
                 fn = c.build()
             check_close(wl.view(to_numpy(fn())), ref, wl.rtol)
             if made and not wl.first_call:

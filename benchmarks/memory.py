@@ -244,27 +244,6 @@ def measure_rss(step, steps: int) -> list[int]:
     return peaks
 
 
-@contextlib.contextmanager
-def _patched_jit(backend: str | None, made: list):
-    """While building, `fg.jit` (as the workloads call it) records the jitted functions it
-    makes, and passes `backend=` when one is given."""
-    import funcgrad as fg
-    original = fg.jit
-
-    def jit(fun=None, *args, **kwargs):
-        if backend is not None:
-            kwargs["backend"] = backend
-        out = original(fun, *args, **kwargs)
-        made.append(out)
-        return out
-
-    fg.jit = jit
-    try:
-        yield
-    finally:
-        fg.jit = original
-
-
 def _warm_up(step) -> int:
     # at least as many calls as make a jitted signature hot (fg.jit's default backend then
     # compiles it in the background)
@@ -276,23 +255,18 @@ def _warm_up(step) -> int:
     return n
 
 
-def _stages(made: list) -> list:
-    """The compiled stages (one per signature) of the jitted functions the build made."""
-    return [stage for jitted in made for stage in getattr(jitted, "_cache", {}).values()]
-
-
 def _settle(made: list, step) -> tuple[int, str]:
     """Reach the steady state of a jitted step: fg.jit's default backend compiles a hot
     signature on a background thread and swaps it in when ready; wait for that (a compile
     in flight would be measured too), warm up the tier that now runs, and wait again.
     (calls made, the tiers that run)."""
+    from benchmarks.harness import jit_stages
     calls = 0
     for _ in range(2):
         calls += _warm_up(step)
-        for stage in _stages(made):
-            if hasattr(stage, "wait"):
-                stage.wait(SETTLE_TIMEOUT_S)
-    return calls, ",".join(sorted({getattr(s, "tier", "numpy") for s in _stages(made)}))
+        for stage in jit_stages(made):
+            stage.wait(SETTLE_TIMEOUT_S)
+    return calls, ",".join(sorted({stage.tier for stage in jit_stages(made)}))
 
 
 class _NoSuchContender(LookupError):
@@ -303,7 +277,7 @@ def child(key: str, contender: str, steps: int = 5, lower: bool = False,
           log=sys.stderr) -> MemCell:
     """Build, check, warm up and measure one cell in this process (see the module docstring)."""
     from benchmarks import peers
-    from benchmarks.harness import Mismatch, check_close
+    from benchmarks.harness import Mismatch, check_close, recording_jits
     from benchmarks.workloads import WORKLOADS
 
     cell = MemCell(key, contender)
@@ -323,7 +297,7 @@ def child(key: str, contender: str, steps: int = 5, lower: bool = False,
         if name not in builders:
             raise _NoSuchContender(f"{key} has no such contender (it has {list(builders)})")
         ref = [peers.to_numpy(a) for a in wl.reference()]
-        with _patched_jit(backend, made):
+        with recording_jits(made, backend):
             step = builders[name]()
         check_close(wl.view(peers.to_numpy(step())), ref, wl.rtol)
         cell.warmup_calls, cell.tier = _settle(made, step)
@@ -537,15 +511,9 @@ def main(argv: list[str] | None = None) -> int:
           f"tracemalloc (NumPy's arrays + Python objects); RSS: VmHWM - VmRSS after "
           f"malloc_trim.\n")
     print(format_table(cells))
-    if args.json:
-        out = {"machine": info, "steps": args.steps, "child_env": CHILD_ENV, "wall_s": wall,
-               "results": [c.as_json() for c in cells]}
-        Path(args.json).write_text(json.dumps(out, indent=1))
-    bad = [f"{c.workload} {c.contender}" for c in cells if c.status in ("MISMATCH", "ERROR")]
-    if bad:
-        print(f"\nFAILED: {', '.join(bad)} (see above)", file=sys.stderr)
-        return 1
-    return 0
+    from benchmarks.harness import finish
+    return finish(cells, args.json, {"machine": info, "steps": args.steps,
+                                     "child_env": CHILD_ENV, "wall_s": wall})
 
 
 if __name__ == "__main__":

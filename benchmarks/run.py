@@ -9,7 +9,6 @@ with status 1 if any contender's result differed from NumPy's or raised an unexp
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -24,7 +23,13 @@ import numpy as np  # noqa: E402
 
 import funcgrad  # noqa: E402
 from benchmarks import peers  # noqa: E402
-from benchmarks.harness import Config, format_table, profile_cell, run_workload  # noqa: E402
+from benchmarks.harness import (  # noqa: E402
+    Config,
+    finish,
+    format_table,
+    profile_cell,
+    run_workload,
+)
 from benchmarks.workloads import WORKLOADS  # noqa: E402
 
 QUICK = Config(rounds=5, sample_ms=3.0, warmup_ms=15.0)
@@ -140,15 +145,7 @@ def main(argv: list[str] | None = None) -> int:
           f"median per call; total {wall:.1f} s; load average at the end "
           f"{info['loadavg_1_5_15'][0]:.1f}; 'first call': a fresh jit's first call, once\n")
     print(format_table(cells))
-    if args.json:
-        out = {"machine": info, "config": vars(cfg), "wall_s": wall,
-               "results": [c.as_json() for c in cells]}
-        Path(args.json).write_text(json.dumps(out, indent=1))
-    bad = [f"{c.workload} {c.contender}" for c in cells if c.status in ("MISMATCH", "ERROR")]
-    if bad:
-        print(f"\nFAILED: {', '.join(bad)} (see above)", file=sys.stderr)
-        return 1
-    return 0
+    return finish(cells, args.json, {"machine": info, "config": vars(cfg), "wall_s": wall})
 
 
 if __name__ == "__main__":
