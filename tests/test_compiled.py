@@ -76,7 +76,7 @@ def _refused_alone(graph: Graph) -> set[str]:
             [f"a{i}_{j}" for j in range(v.aval.size)], v.aval.shape)
             for i, v in enumerate(x for x in e.inputs if not isinstance(x, native.Lit))}
         try:
-            k.emit_eqn(e, env, set(), {}, {})
+            k.emit_eqn(e, env, {}, {})
         except native.Unsupported:
             refused |= {e.primitive.name}
     return refused

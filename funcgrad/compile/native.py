@@ -31,6 +31,7 @@ from ..core.ir import Eqn, Graph, Lit, Var
 from ..core.primitive import Lowering
 from ..core.types import ArrayType
 from .codegen import compile_graph
+from .passes import has_subgraph
 
 INSTALL_HINT = "the compiled tier needs numba: pip install 'funcgrad[fast]'"
 _MAX_REGION = 4000        # equations per kernel: LLVM's compile time grows faster than linear
@@ -157,29 +158,24 @@ class KernelBuilder:
         return f"np.{fn.__name__}({', '.join(args)})"
 
     # -- emitting graphs
-    def emit(self, eqns, env: dict, keep: set) -> int:
-        """Write `eqns` (a block: a region or a loop body); returns how many were written
-        before the first one that has no native rule (all of them for a loop body)."""
-        uses: dict[Var, int] = {}
-        consumer: dict[Var, Eqn] = {}
-        for eqn in eqns:
-            for v in eqn.inputs:
-                if isinstance(v, Var):
-                    uses[v] = uses.get(v, 0) + 1
-                    consumer[v] = eqn
-        for i, eqn in enumerate(eqns):
+    def emit(self, eqns, env: dict, uses: dict, consumer: dict, start: int = 0,
+             stop: int | None = None) -> int:
+        """Write `eqns[start:stop]` (a region, or a loop body: its block's `_uses`); returns
+        how many were written before the first one that has no native rule."""
+        stop = len(eqns) if stop is None else min(stop, len(eqns))
+        for i in range(start, stop):
             try:
-                self.emit_eqn(eqn, env, keep, uses, consumer)
+                self.emit_eqn(eqns[i], env, uses, consumer)
             except Unsupported:
-                return i
-        return len(eqns)
+                return i - start
+        return stop - start
 
     def atom(self, v, env: dict):
         if isinstance(v, Lit):
             return self.lit(v.val, v.aval.dtype)
         return env[v]
 
-    def emit_eqn(self, eqn: Eqn, env: dict, keep: set, uses: dict, consumer: dict) -> None:
+    def emit_eqn(self, eqn: Eqn, env: dict, uses: dict, consumer: dict) -> None:
         prim = eqn.primitive
         rule = prim.native
         if rule is None or prim.effect:
@@ -210,7 +206,7 @@ class KernelBuilder:
                 env[v] = self.unpack(expr, v.aval)
             elif expr.isidentifier() or expr in ("True", "False"):
                 env[v] = expr
-            elif (prim.elementwise and uses.get(v) == 1 and v not in keep
+            elif (prim.elementwise and uses.get(v) == 1 and v in consumer
                   and consumer[v].primitive.elementwise):
                 env[v] = f"({expr})"       # inlined into its one consumer: fused, no temporary
             else:
@@ -371,11 +367,10 @@ class KernelBuilder:
                 name = f"k{len(self.const_args)}"
                 self.const_args.append((name, np.ascontiguousarray(c)))
                 env[v] = name
-        keep = {v for v in graph.outvars if isinstance(v, Var)}
         self.loop_depth += 1
         packed = len(self._packed)
         try:
-            if self.emit(graph.eqns, env, keep) != len(graph.eqns):
+            if self.emit(graph.eqns, env, *_uses(graph)) != len(graph.eqns):
                 raise Unsupported("a loop body with an operation the compiled tier lacks")
         finally:
             self.loop_depth -= 1
@@ -518,37 +513,44 @@ class _Sym:
 class Region:
     """A run of equations written as one kernel."""
 
-    def __init__(self, eqns, inputs, outputs, source: str, views: bool):
+    def __init__(self, eqns, inputs, outputs, source: str, views: bool, const_args: list):
         self.eqns, self.inputs, self.outputs, self.source = eqns, inputs, outputs, source
         self.views = views          # may an output share memory with an input?
+        self.const_args = const_args    # arrays passed after the inputs (loop-body constants)
         self.kernel = None          # the numba dispatcher
-        self.const_args: list = []  # arrays passed after the inputs (loop-body constants)
 
 
 def _loop_like(eqn: Eqn) -> bool:
     """Does the equation hold sub-graphs (a loop body, cond's branches)?"""
-    return any(isinstance(v, Graph) or (isinstance(v, tuple) and any(
-        isinstance(g, Graph) for g in v)) for v in eqn.params.values())
+    return has_subgraph(eqn.params)
 
 
-def partition(graph: Graph) -> list:
-    """The graph's equations as a list of `Eqn` (NumPy code) and `Region` (a kernel)."""
-    later_uses: dict[Var, int] = {}
+def _uses(graph: Graph) -> tuple[dict, dict]:
+    """How many times each variable is read (an output of the graph counts once), and the
+    equation that reads it (the last one)."""
+    uses: dict[Var, int] = {}
+    consumer: dict[Var, Eqn] = {}
     for eqn in graph.eqns:
         for v in eqn.inputs:
             if isinstance(v, Var):
-                later_uses[v] = later_uses.get(v, 0) + 1
+                uses[v] = uses.get(v, 0) + 1
+                consumer[v] = eqn
     for v in graph.outvars:
         if isinstance(v, Var):
-            later_uses[v] = later_uses.get(v, 0) + 1
+            uses[v] = uses.get(v, 0) + 1
+    return uses, consumer
 
+
+def partition(graph: Graph) -> list:
+    """The graph's equations as a list of `Eqn` (NumPy code) and `Region` (a kernel).
+    Linear in the graph's size: the use counts are the graph's, computed once."""
+    uses, consumer = _uses(graph)
     items: list = []
     eqns, i = graph.eqns, 0
     while i < len(eqns):
-        chunk = eqns[i:i + _MAX_REGION]
-        region, n = _build_region(chunk, later_uses)
+        region, n = _build_region(eqns, i, uses, consumer)
         if region is None:
-            items.extend(chunk[:max(n, 1)])
+            items.extend(eqns[i:i + max(n, 1)])
             i += max(n, 1)
         else:
             items.append(region)
@@ -556,10 +558,10 @@ def partition(graph: Graph) -> list:
     return items
 
 
-def _build_region(eqns, later_uses) -> tuple[Region | None, int]:
-    """The longest prefix of `eqns` that is one worthwhile kernel, or (None, its length)."""
+def _build_region(eqns, start: int, uses: dict, consumer: dict) -> tuple[Region | None, int]:
+    """The longest run of `eqns` from `start` that is one worthwhile kernel (at most
+    _MAX_REGION equations), or (None, its length)."""
     k = KernelBuilder()
-    env: dict = {}
     params: dict[Var, str] = {}
 
     class Env(dict):
@@ -579,25 +581,15 @@ def _build_region(eqns, later_uses) -> tuple[Region | None, int]:
             self[v] = value
             return value
     env = Env()
-    # values also read after this chunk stay names (one read inside it would inline them)
-    chunk_uses: dict[Var, int] = {}
-    for e in eqns:
-        for v in e.inputs:
-            if isinstance(v, Var):
-                chunk_uses[v] = chunk_uses.get(v, 0) + 1
-    keep = {v for e in eqns for v in e.outputs
-            if later_uses.get(v, 0) > chunk_uses.get(v, 0)}
-    n = k.emit(eqns, env, keep)
-    body = eqns[:n]
+    # A value read once, by an elementwise equation, is inlined into it; if that reader is
+    # not in the region after all, the value is an output, materialised at the end.
+    n = k.emit(eqns, env, uses, consumer, start, start + _MAX_REGION)
+    body = eqns[start:start + n]
     if n == 0 or (n == 1 and not _loop_like(body[0])):
         return None, n
-    used_inside: dict[Var, int] = {}
-    for e in body:
-        for v in e.inputs:
-            if isinstance(v, Var):
-                used_inside[v] = used_inside.get(v, 0) + 1
+    used_inside, _ = _uses(Graph([], [], body))
     outputs = [v for v in dict.fromkeys(v for e in body for v in e.outputs)
-               if later_uses.get(v, 0) > used_inside.get(v, 0)]
+               if uses.get(v, 0) > used_inside.get(v, 0)]
     if not outputs:
         return None, n
     out_exprs = []
@@ -616,9 +608,8 @@ def _build_region(eqns, later_uses) -> tuple[Region | None, int]:
     names = [params[v] for v in inputs] + [name for name, _ in k.const_args]
     src = ["def kernel(" + ", ".join(names) + "):", *k.prelude, *k.lines,
            f"    return ({', '.join(out_exprs)},)"]
-    region = Region(body, inputs, outputs, "\n".join(src) + "\n", views)
-    region.const_args = [c for _, c in k.const_args]
-    return region, n
+    return Region(body, inputs, outputs, "\n".join(src) + "\n", views,
+                  [c for _, c in k.const_args]), n
 
 
 # ----------------------------------------------------------------------- numba and caching

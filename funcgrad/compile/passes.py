@@ -113,7 +113,7 @@ def fold_and_simplify(graph: Graph) -> Graph:
         out_aval = eqn.outputs[0].aval
         # 1. fold: every input known, small result, a plain (not multiple-result) primitive
         if not prim.multiple_results and prim.impl is not None and \
-                out_aval.size <= _FOLD_MAX and not _has_subgraph(params):
+                out_aval.size <= _FOLD_MAX and not has_subgraph(params):
             known = [value(v) for v in ins]
             if all(k for k, _ in known):
                 with np.errstate(all="ignore"):
@@ -140,7 +140,8 @@ def fold_and_simplify(graph: Graph) -> Graph:
     return _rebuild(graph, outs, eqns, new_consts)
 
 
-def _has_subgraph(params) -> bool:
+def has_subgraph(params) -> bool:
+    """Do an equation's params hold a Graph (a loop body, cond's branches)?"""
     return any(isinstance(v, Graph) or (isinstance(v, (tuple, list)) and any(
         isinstance(s, Graph) for s in v)) for v in params.values())
 
