@@ -390,3 +390,23 @@ def test_switch_inside_a_loop_is_an_if_chain_in_the_kernel(k):
     assert stage.tier == "compiled" and len(stage.native.regions) == 1, stage.native_error
     assert "elif" in stage.as_text()
     _close(got, fg.jit(fg.value_and_grad(f), backend="numpy")(x, k), f"switch {k}")
+
+
+def test_a_region_numba_cannot_compile_runs_as_numpy_code(monkeypatch):
+    """Per-region fallback: a kernel numba cannot type (here a sin rule that writes code
+    numba refuses) leaves its region to the NumPy code; the other regions stay kernels."""
+    from funcgrad.prims.elementwise import sin_p
+    monkeypatch.setattr(sin_p, "native", lambda k, args, eqn: f"np.sin({args[0]}, 'x')")
+
+    def f(x):
+        y = fnp.sin(x) * 2.0 + x             # region 1: numba refuses it
+        z = fnp.sort(y)                       # NumPy code
+        return fnp.sum(fnp.exp(z) * z + 1.0)  # region 2: compiles
+    x = np.linspace(-1.0, 1.0, 30)
+    g = fg.jit(f, backend="compiled")
+    np.testing.assert_allclose(g(x), f(x), rtol=1e-13)
+    stage = g.lower(x)
+    assert stage.tier == "compiled" and len(stage.native.fallbacks) == 1, stage.native_error
+    assert "TypingError" in stage.native.fallbacks[0]
+    assert "np.sin" not in stage.as_text() and "np.exp" in stage.as_text()
+    np.testing.assert_allclose(g(x), f(x), rtol=1e-13)

@@ -768,10 +768,10 @@ def _numba_error(err: Exception) -> str:
     return f"{type(err).__name__}: " + " | ".join(keep)[:1200]
 
 
-def build(graph: Graph, args, reference, fn_name: str = "compiled") -> NativeProgram:
+def build(graph: Graph, args, reference, numpy_fn, fn_name: str = "compiled") -> NativeProgram:
     """Compile `graph` (optimised) to the compiled tier, run it on `args` and check it
-    against `reference` (the NumPy tier's outputs on the same arguments). Regions numba
-    cannot compile run as NumPy code; a mismatch raises `Mismatch`."""
+    against `reference` (what the NumPy tier's code, `numpy_fn`, gave on the same arguments).
+    Regions numba cannot compile run as NumPy code; a mismatch raises `Mismatch`."""
     from numba.core.errors import NumbaError
     if any(e.primitive.effect for e in graph.eqns):
         raise Mismatch("a program with side effects (debug callbacks) stays on the NumPy "
@@ -784,8 +784,6 @@ def build(graph: Graph, args, reference, fn_name: str = "compiled") -> NativePro
 
     def checked(region: Region):
         disp = region.kernel = load_kernel(region.source)
-        sub = Graph(region.inputs, region.outputs, region.eqns)
-        fallback, _ = compile_graph(sub, "region", copy_outputs=False)
         n_in = len(region.inputs)
 
         def call(*a):
@@ -796,6 +794,10 @@ def build(graph: Graph, args, reference, fn_name: str = "compiled") -> NativePro
                         return disp(*a)
                 except NumbaError as err:
                     failed[id(region)] = _numba_error(err)
+            # this run goes on with the region's NumPy code (the program drops the kernel),
+            # generated only for a region that failed
+            fallback, _ = compile_graph(Graph(region.inputs, region.outputs, region.eqns),
+                                        "region", copy_outputs=False)
             return fallback(*a[:n_in])
         return call
 
@@ -821,7 +823,6 @@ def build(graph: Graph, args, reference, fn_name: str = "compiled") -> NativePro
         # loops): summing in another order legitimately moves their result. Allow what the
         # NumPy tier itself moves when its float inputs are nudged in their last bits, ten
         # times over; a wrong kernel (sin written as cos) moves results far more than that.
-        numpy_fn, _ = compile_graph(graph, fn_name)
         moved = numpy_fn(*[_nudged(a) for a in args])
         slack = []
         for m, w in zip(moved, reference):

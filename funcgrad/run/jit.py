@@ -134,7 +134,7 @@ class Stage:
 
     def _compile_native(self, args, reference) -> None:
         try:
-            prog = native.build(self.graph, args, reference, self.name)
+            prog = native.build(self.graph, args, reference, self.numpy_fn, self.name)
             if self.backend == "auto":
                 # swapped in only where it is faster: a kernel can lose to NumPy's SIMD
                 # functions and BLAS calls on large arrays
