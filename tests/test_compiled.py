@@ -335,7 +335,9 @@ def test_kernels_are_cached_on_disk_across_processes(tmp_path):
         t = time.perf_counter(); f(x); print(time.perf_counter() - t)
         assert f.lower(x).tier == "compiled"
     """)
-    env = dict(os.environ, FUNCGRAD_CACHE_DIR=str(tmp_path))
+    # at the optimisation level users run (at NUMBA_OPT=0, numba cannot cache code that
+    # reinterprets float bits, as the kernel's fast sin does)
+    env = dict(os.environ, FUNCGRAD_CACHE_DIR=str(tmp_path), NUMBA_OPT="3")
     run = [sys.executable, "-c", script]
     subprocess.run(run, env=env, check=True, capture_output=True, text=True)
     kernels = list((tmp_path / "kernels").glob("funcgrad_kernel_*.py"))
@@ -408,5 +410,104 @@ def test_a_region_numba_cannot_compile_runs_as_numpy_code(monkeypatch):
     stage = g.lower(x)
     assert stage.tier == "compiled" and len(stage.native.fallbacks) == 1, stage.native_error
     assert "TypingError" in stage.native.fallbacks[0]
-    assert "np.sin" not in stage.as_text() and "np.exp" in stage.as_text()
+    assert "np.sin" not in stage.as_text() and "fast_exp" in stage.as_text()
     np.testing.assert_allclose(g(x), f(x), rtol=1e-13)
+
+
+# -------------------------------------------------------- vectorisable math and fused loops
+
+def _math_grid(name: str) -> np.ndarray:
+    """Dense and random arguments over each function's whole range, with the special ones."""
+    rng = np.random.default_rng(17)
+    special = [np.inf, -np.inf, np.nan, 0.0, -0.0, 5e-324, -5e-324, 1e-310, -1e-310,
+               2.2250738585072014e-308, 1.0, -1.0, np.nextafter(1.0, 0.0), 1.7976931348623157e308]
+    if name == "exp":
+        grid = [np.linspace(-760.0, 720.0, 400_001), 709.782712893384, 709.7827128933841,
+                -745.1332191019411, -745.1332191019412, rng.standard_normal(100_000) * 1e-8]
+    elif name == "log":
+        grid = [np.exp(np.linspace(-745.0, 709.0, 400_001)), rng.random(100_000) * 2.0,
+                1.0 + rng.standard_normal(100_000) * 1e-6, rng.random(1000) * 1e-310]
+    elif name == "tanh":
+        grid = [np.linspace(-25.0, 25.0, 400_001), 0.625, -0.625, np.nextafter(0.625, 0.0),
+                rng.standard_normal(100_000) * 1e-6]
+    else:       # sin, cos: the fast range, and next to the multiples of pi/2 in it
+        k = np.arange(-40_000, 40_000) * (np.pi / 2)
+        grid = [np.linspace(-65536.0, 65536.0, 400_001), k, np.nextafter(k, np.inf),
+                np.nextafter(k, -np.inf)]
+        special = [s for s in special if not np.isfinite(s) or abs(s) <= 65536.0]
+    return np.concatenate([np.atleast_1d(np.asarray(g, np.float64)) for g in grid]
+                          + [np.asarray(special)])
+
+
+@pytest.mark.parametrize("name,ulps", [("exp", 1), ("log", 2), ("tanh", 2), ("sin", 2),
+                                       ("cos", 2)])
+def test_fast_math_is_within_ulps_of_numpy(name, ulps):
+    """The kernels' vectorisable exp, log, tanh, sin and cos against NumPy's over their whole
+    range (subnormals, overflow, infinities, NaN, signed zeros): at most `ulps` apart."""
+    import numba
+
+    from funcgrad.compile import _numba_math
+    fast = getattr(_numba_math, f"fast_{name}")
+
+    @numba.njit(error_model="numpy")
+    def apply(x, out):
+        for i in range(x.size):
+            out[i] = fast(x[i])
+    x = _math_grid(name)
+    got = np.empty_like(x)
+    apply(x, got)
+    with np.errstate(all="ignore"):
+        want = getattr(np, name)(x)
+    assert np.array_equal(np.isnan(got), np.isnan(want)), name
+    finite = np.isfinite(want)
+    assert np.array_equal(got[~finite & ~np.isnan(want)], want[~finite & ~np.isnan(want)])
+    err = np.abs(got[finite] - want[finite]) / np.spacing(np.abs(want[finite]))
+    assert err.max() <= ulps, (name, float(err.max()), x[finite][np.argmax(err)])
+    zeros = finite & (want == 0)
+    assert np.array_equal(np.signbit(got[zeros]), np.signbit(want[zeros])), name
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_an_elementwise_chain_is_one_loop_nest(dtype):
+    """Elementwise operations on arrays (broadcast operands of every rank, a 0-d one and a
+    small one included) become one loop over the elements calling the vectorisable functions;
+    values and gradients agree with the NumPy tier."""
+    def f(x, y, s, z, b):
+        u = fnp.tanh(x * y + s) * fnp.exp(-z) + fnp.log(fnp.abs(x) + 1.0)
+        return fnp.sum(fnp.sin(u) * fnp.cos(x) - u * b)
+    rng = np.random.default_rng(3)
+    # y and b have 8 elements (unrolled scalars in the kernel), z is a column of 20
+    args = (rng.standard_normal((20, 8)).astype(dtype), rng.standard_normal(8).astype(dtype),
+            dtype(0.3), rng.standard_normal((20, 1)).astype(dtype),
+            rng.standard_normal(8).astype(dtype))
+    g = fg.jit(fg.value_and_grad(f, argnums=(0, 1, 3)), backend="compiled")
+    got = g(*args)
+    stage = g.lower(*args)
+    text = stage.as_text()
+    assert stage.tier == "compiled", stage.native_error
+    for fn in ("fast_tanh", "fast_exp", "fast_log", "fast_sin", "fast_cos"):
+        assert fn in text, fn
+    assert "np.tanh(" not in text and "for j" in text
+    want = fg.jit(fg.value_and_grad(f, argnums=(0, 1, 3)), backend="numpy")(*args)
+    for a, b in zip(fg.tree.leaves(got), fg.tree.leaves(want)):
+        assert np.asarray(a).dtype == np.asarray(b).dtype
+        np.testing.assert_allclose(a, b, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                                   atol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+def test_sin_beyond_the_fast_range_is_redone_by_numpy_code():
+    """fast_sin/fast_cos are exact for |x| <= TRIG_LIMIT: a call of the kernel with a larger
+    argument (or an infinite one) is redone by the region's NumPy code, and the next call with
+    small arguments uses the kernel again."""
+    def f(x):
+        return fnp.sin(x) * fnp.cos(2.0 * x) + x
+    g = fg.jit(f, backend="compiled")
+    small = np.linspace(-3.0, 3.0, 50)
+    big = small.copy()
+    big[[3, 17, 40]] = [1e6, -3e300, np.inf]
+    np.testing.assert_allclose(g(small), f(small), rtol=1e-15, atol=1e-15)
+    stage = g.lower(small)
+    assert stage.tier == "compiled" and "TRIG_LIMIT" in stage.as_text()
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(g(big), fg.jit(f, backend="numpy")(big))
+    np.testing.assert_allclose(g(small), f(small), rtol=1e-15, atol=1e-15)

@@ -35,11 +35,22 @@ from .passes import has_subgraph
 
 INSTALL_HINT = "the compiled tier needs numba: pip install 'funcgrad[fast]'"
 _MAX_REGION = 4000        # equations per kernel: LLVM's compile time grows faster than linear
-# Outside loops, an operation on more elements than this stays NumPy code: NumPy's SIMD
-# transcendental functions and its BLAS calls on strided views beat numba's per-element
-# libm calls and copies there; below it, a kernel saves a microsecond of dispatch per op.
+# Outside loops, an operation on more elements than this stays NumPy code unless it is
+# elementwise (a fused loop, which beats NumPy at any size): NumPy's reductions and its BLAS
+# calls on strided views beat numba's loops and copies there; below it, a kernel saves a
+# microsecond of dispatch per operation.
 LARGE = 512
 _SUPPORTED_KINDS = "biuf"
+
+
+# NumPy's functions that `_numba_math` has in a form LLVM vectorises (numba calls libm per
+# element for its own): the names kernels call
+_FAST_MATH = {np.exp: "fast_exp", np.log: "fast_log", np.tanh: "fast_tanh",
+              np.sin: "fast_sin", np.cos: "fast_cos"}
+# exact for |x| <= TRIG_LIMIT only: a kernel using them sets _GUARD if an argument is beyond
+# it, and that call of the kernel is redone by the region's NumPy code
+_LIMITED_RANGE = {np.sin, np.cos}
+_GUARD = "beyond_range"
 
 
 class Unsupported(Exception):
@@ -78,6 +89,9 @@ class KernelBuilder:
         self.const_args: list[tuple[str, np.ndarray]] = []   # arrays loop bodies captured
         self.loop_depth = 0
         self._packed: list[Small] = []      # small values packed so far (undone on rollback)
+        self._loop_nest = False             # writing one element of an elementwise loop nest?
+        self._guards: list[str] = []        # arguments of limited-range fast functions there
+        self.guarded = False    # does the kernel set _GUARD (then it returns it last)?
 
     @staticmethod
     def dtype(dt) -> str:
@@ -155,7 +169,21 @@ class KernelBuilder:
         else:
             raise Unsupported(f"no numba loop of {fn.__name__} for these dtypes")
         args = [self.cast(a, av, d) for a, av, d in zip(args, in_avals, dtypes)]
+        if out.ndim == 0 and fn in _FAST_MATH:
+            return self.math(fn, args[0], out.dtype)      # (one element of a loop nest)
         return f"np.{fn.__name__}({', '.join(args)})"
+
+    def math(self, fn, x: str, dtype) -> str:
+        """`fn(x)` for a scalar `x` of float `dtype`, where `fn` is in _FAST_MATH. In an
+        elementwise loop nest it is `_numba_math`'s version, which LLVM vectorises (it
+        computes in float64); elsewhere (unrolled scalars) libm's, quicker to compile."""
+        if not self._loop_nest:
+            return f"np.{fn.__name__}({x})"
+        if fn in _LIMITED_RANGE:
+            x = self.materialize(x, "e")
+            self._guards.append(x)
+        fast = f"{_FAST_MATH[fn]}({x})"
+        return fast if np.dtype(dtype) == np.float64 else f"{_np_type(dtype)}({fast})"
 
     # -- emitting graphs
     def emit(self, eqns, env: dict, uses: dict, consumer: dict, start: int = 0,
@@ -183,12 +211,19 @@ class KernelBuilder:
         for v in (*eqn.inputs, *eqn.outputs):
             if v.aval.dtype.kind not in _SUPPORTED_KINDS or v.aval.dtype == np.float16:
                 raise Unsupported(f"dtype {v.aval.dtype}")
-            if v.aval.size > LARGE and not self.loop_depth and not _loop_like(eqn):
+            if v.aval.size > LARGE and not (self.loop_depth or _loop_like(eqn)
+                                            or prim.elementwise):
                 raise Unsupported("large arrays outside loops run faster as NumPy code")
         mark = self._mark()
         try:
             vals = [self.atom(v, env) for v in eqn.inputs]
-            if _loop_like(eqn):
+            fusable = prim.elementwise and len(eqn.outputs) == 1 and \
+                eqn.outputs[0].aval.ndim and not is_small(eqn.outputs[0].aval)
+            if not fusable:
+                vals = [self.materialize(x) if isinstance(x, Pending) else x for x in vals]
+            if fusable:
+                result = self._pending(eqn, vals, rule)
+            elif _loop_like(eqn):
                 result = rule(self, vals, eqn)          # loops take small values as they are
             elif any(isinstance(x, Small) for x in vals) or any(
                     is_small(v.aval) for v in eqn.outputs):
@@ -198,9 +233,14 @@ class KernelBuilder:
         except Unsupported:
             self._rollback(mark)
             raise
-        results = [result] if isinstance(result, (str, Small)) else list(result)
+        results = [result] if isinstance(result, (str, Small, Pending)) else list(result)
         for v, expr in zip(eqn.outputs, results):
-            if isinstance(expr, Small):
+            if isinstance(expr, Pending):
+                # read once, by an elementwise equation: written inside that one's loop
+                inline = uses.get(v) == 1 and v in consumer and \
+                    consumer[v].primitive.elementwise
+                env[v] = expr if inline else self._loop(expr)
+            elif isinstance(expr, Small):
                 env[v] = expr
             elif is_small(v.aval):
                 env[v] = self.unpack(expr, v.aval)
@@ -235,9 +275,7 @@ class KernelBuilder:
     def _unrolled(self, eqn: Eqn, vals: list, rule) -> Small:
         """An elementwise operation applied element by element (its rule on 0-d operands)."""
         out = eqn.outputs[0].aval
-        scalar = Eqn(eqn.primitive, [Var(ArrayType((), v.aval.dtype, v.aval.weak))
-                                     for v in eqn.inputs],
-                     [Var(ArrayType((), out.dtype))], eqn.params)
+        scalar = _scalar_eqn(eqn)
         elems = []
         for idx in np.ndindex(out.shape):
             args = []
@@ -253,6 +291,67 @@ class KernelBuilder:
                     args.append(x)
             elems.append(self.materialize(rule(self, args, scalar)))
         return Small(elems, out.shape)
+
+    # -- arrays: elementwise chains written as one explicit loop nest
+    def _pending(self, eqn: Eqn, vals: list, rule) -> Pending:
+        """An elementwise operation on arrays, written later inside the loop of the value
+        that reads it (`_loop`). Its rule is tried on scalars now, so that an operation the
+        kernel cannot do is refused here, where the region can still end before it."""
+        mark = self._mark()
+        self._loop_nest = True
+        try:
+            rule(self, [self.tmp("z") for _ in eqn.inputs], _scalar_eqn(eqn))
+        finally:
+            self._loop_nest, self._guards = False, []
+            self._rollback(mark)
+        return Pending(eqn, vals, rule)
+
+    def _loop(self, root: Pending) -> str:
+        """The array `root` computes, written as one loop nest over its elements with the
+        pending operations it reads inlined: no temporary arrays, and no calls LLVM cannot
+        vectorise (exp, log, tanh, sin and cos are `_numba_math`'s)."""
+        order, stack = [], [root]          # the pending operations, operands first
+        while stack:
+            node = stack.pop()
+            order.append(node)
+            stack.extend(x for x in node.vals if isinstance(x, Pending))
+        order.reverse()
+        # small operands become arrays before the loop, where the loop body can index them
+        operands = {id(node): [self.pack(x, v.aval) if isinstance(x, Small) else x
+                               for x, v in zip(node.vals, node.eqn.inputs)] for node in order}
+        out = root.eqn.outputs[0].aval
+        name = self.tmp()
+        self.line(f"{name} = np.empty({out.shape!r}, {_np_type(out.dtype)})")
+        index = [self.tmp("j") for _ in out.shape]
+        for j, n in zip(index, out.shape):
+            self.line(f"for {j} in range({n}):")
+            self.depth += 1
+        done: dict[int, str] = {}
+        self._loop_nest = True
+        try:
+            for node in order:
+                args = []
+                for x, v in zip(operands[id(node)], node.eqn.inputs):
+                    if isinstance(x, Pending):
+                        args.append(done[id(x)])
+                    elif v.aval.ndim == 0:
+                        args.append(x)
+                    else:       # the element NumPy broadcasting reads (size-1 axes repeat)
+                        shape = v.aval.shape
+                        idx = [("0" if d == 1 else j)
+                               for j, d in zip(index[len(index) - len(shape):], shape)]
+                        args.append(f"{x}[{', '.join(idx)}]")
+                expr = node.rule(self, args, _scalar_eqn(node.eqn))
+                done[id(node)] = self.materialize(expr, "e") if node is not root else expr
+        finally:
+            self._loop_nest = False
+        guards, self._guards = self._guards, []
+        if guards:
+            self.guarded = True
+            self.line(f"{_GUARD} |= " + " | ".join(f"(abs({g}) > TRIG_LIMIT)" for g in guards))
+        self.line(f"{name}[{', '.join(index)}] = {done[id(root)]}")
+        self.depth -= len(index)
+        return name
 
     def _symbolic(self, eqn: Eqn, vals: list) -> Small | str:
         """A primitive on small operands whose NumPy impl only moves, adds and multiplies
@@ -411,6 +510,8 @@ class KernelBuilder:
     def materialize(self, expr, stem: str = "t", force: bool = False):
         """`expr` as a name (evaluated once here); with `force`, always a new name (one that a
         loop may rebind). A small value is materialised element by element."""
+        if isinstance(expr, Pending):
+            expr = self._loop(expr)
         if isinstance(expr, Small):
             return Small([self.materialize(e, stem, force) for e in expr.elems], expr.shape)
         if not force and (expr.isidentifier() or expr in ("True", "False")):
@@ -434,6 +535,23 @@ class Small:
 
     def __init__(self, elems: list[str], shape: tuple):
         self.elems, self.shape, self.packed = elems, tuple(shape), None
+
+
+class Pending:
+    """An elementwise operation on arrays not written yet: `_loop` writes it inside the loop
+    of the operation that reads it."""
+
+    __slots__ = ("eqn", "vals", "rule")
+
+    def __init__(self, eqn: Eqn, vals: list, rule):
+        self.eqn, self.vals, self.rule = eqn, vals, rule
+
+
+def _scalar_eqn(eqn: Eqn) -> Eqn:
+    """The elementwise `eqn` on 0-d operands (what its rule writes for one element)."""
+    return Eqn(eqn.primitive, [Var(ArrayType((), v.aval.dtype, v.aval.weak))
+                               for v in eqn.inputs],
+               [Var(ArrayType((), v.aval.dtype)) for v in eqn.outputs], eqn.params)
 
 
 class _SymContext:
@@ -513,11 +631,31 @@ class _Sym:
 class Region:
     """A run of equations written as one kernel."""
 
-    def __init__(self, eqns, inputs, outputs, source: str, views: bool, const_args: list):
+    def __init__(self, eqns, inputs, outputs, source: str, views: bool, const_args: list,
+                 guarded: bool = False):
         self.eqns, self.inputs, self.outputs, self.source = eqns, inputs, outputs, source
         self.views = views          # may an output share memory with an input?
         self.const_args = const_args    # arrays passed after the inputs (loop-body constants)
-        self.kernel = None          # the numba dispatcher
+        self.guarded = guarded      # does the kernel also return _GUARD?
+        self.kernel = None          # what the driver calls (the numba dispatcher, or a guard)
+
+    def numpy_code(self):
+        """The region's equations as NumPy code (what runs where the kernel cannot)."""
+        fn, _ = compile_graph(Graph(self.inputs, self.outputs, self.eqns), "region",
+                              copy_outputs=False)
+        return fn
+
+    def with_guard(self, disp):
+        """`disp`, or for a guarded kernel, a function calling it that redoes the call with
+        the region's NumPy code when the kernel's `_GUARD` says it left its exact range."""
+        if not self.guarded:
+            return disp
+        fallback, n = self.numpy_code(), len(self.inputs)
+
+        def call(*args):
+            *outs, beyond = disp(*args)
+            return fallback(*args[:n]) if beyond else outs
+        return call
 
 
 def _loop_like(eqn: Eqn) -> bool:
@@ -578,6 +716,7 @@ def _build_region(eqns, start: int, uses: dict, consumer: dict) -> tuple[Region 
                     k.prelude.append(f"    {name}_{j} = {name}[{', '.join(map(str, idx))}]")
                     elems.append(f"{name}_{j}")
                 value = Small(elems, v.aval.shape)
+                value.packed = name         # an operation that takes arrays takes it as is
             self[v] = value
             return value
     env = Env()
@@ -606,17 +745,34 @@ def _build_region(eqns, start: int, uses: dict, consumer: dict) -> tuple[Region 
     viewish = {v for e in body if not e.primitive.fresh for v in e.outputs}
     views = any(v in viewish for v in outputs)
     names = [params[v] for v in inputs] + [name for name, _ in k.const_args]
+    if k.guarded:
+        k.prelude.append(f"    {_GUARD} = False")
+        out_exprs.append(_GUARD)
     src = ["def kernel(" + ", ".join(names) + "):", *k.prelude, *k.lines,
            f"    return ({', '.join(out_exprs)},)"]
     return Region(body, inputs, outputs, "\n".join(src) + "\n", views,
-                  [c for _, c in k.const_args]), n
+                  [c for _, c in k.const_args], k.guarded), n
 
 
 # ----------------------------------------------------------------------- numba and caching
 
-_HEADER = ("import numpy as np\nimport numba\n"
+def _library_digest() -> str:
+    """A hash of the helper modules kernels call: numba's disk cache checks a kernel file's
+    own timestamp only, and a kernel inlines these helpers, so it is part of the file name."""
+    here = os.path.dirname(__file__)
+    h = hashlib.sha256()
+    for name in ("_numba_lib.py", "_numba_math.py"):
+        with open(os.path.join(here, name), "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()[:16]
+
+
+_HEADER = (f"# kernel helpers {_library_digest()}\n"
+           "import numpy as np\nimport numba\n"
            "from funcgrad.compile._numba_lib import as_scalar, to_0d, row_sums, row_max, "
-           "row_min, col_sums\n\n")
+           "row_min, col_sums\n"
+           "from funcgrad.compile._numba_math import TRIG_LIMIT, fast_cos, fast_exp, fast_log, "
+           "fast_sin, fast_tanh\n\n")
 _DECORATOR = '@numba.njit(cache=True, nogil=True, error_model="numpy")\n'
 _kernels: dict[str, object] = {}
 _kernels_lock = threading.Lock()
@@ -783,7 +939,7 @@ def build(graph: Graph, args, reference, numpy_fn, fn_name: str = "compiled") ->
     failed: dict[int, str] = {}
 
     def checked(region: Region):
-        disp = region.kernel = load_kernel(region.source)
+        disp = region.kernel = region.with_guard(load_kernel(region.source))
         n_in = len(region.inputs)
 
         def call(*a):
@@ -796,9 +952,7 @@ def build(graph: Graph, args, reference, numpy_fn, fn_name: str = "compiled") ->
                     failed[id(region)] = _numba_error(err)
             # this run goes on with the region's NumPy code (the program drops the kernel),
             # generated only for a region that failed
-            fallback, _ = compile_graph(Graph(region.inputs, region.outputs, region.eqns),
-                                        "region", copy_outputs=False)
-            return fallback(*a[:n_in])
+            return region.numpy_code()(*a[:n_in])
         return call
 
     trial, _ = compile_graph(_driver_graph(graph, items, checked), fn_name)
