@@ -299,10 +299,10 @@ def test_auto_compiles_a_hot_signature_in_the_background(monkeypatch):
 
 
 def test_auto_keeps_the_numpy_tier_where_it_is_faster(monkeypatch):
-    from funcgrad.run import jit as jit_module
+    from funcgrad.run import tiers
     monkeypatch.setenv("FUNCGRAD_JIT_HOT_CALLS", "2")
     timings = iter([1e-5, 2e-5])        # NumPy tier 10 us, compiled tier 20 us
-    monkeypatch.setattr(jit_module, "_best_time", lambda fn, args: next(timings))
+    monkeypatch.setattr(tiers, "_best_time", lambda fn, args: next(timings))
     x = np.linspace(0.0, 1.0, 30)
     f = fg.jit(lambda x: fnp.sum(fnp.tanh(x) ** 2), backend="auto")
     f(x)
@@ -511,3 +511,32 @@ def test_sin_beyond_the_fast_range_is_redone_by_numpy_code():
     with np.errstate(invalid="ignore"):
         np.testing.assert_array_equal(g(big), fg.jit(f, backend="numpy")(big))
     np.testing.assert_allclose(g(small), f(small), rtol=1e-15, atol=1e-15)
+
+
+def test_eager_programs_move_to_the_compiled_tier(monkeypatch):
+    """The eager executor's whole-call programs are tiered as jitted functions are: with the
+    compiled backend both halves of a recorded call run as kernels, and the gradients are the
+    NumPy tier's."""
+    from funcgrad.run import eager, programs
+    monkeypatch.setenv("FUNCGRAD_JIT_BACKEND", "compiled")
+    eager.reset()
+
+    def loss(w, x):
+        return fnp.sum(fnp.tanh(x @ w) ** 2 + fnp.exp(-fnp.abs(w)).sum())
+    rng = np.random.default_rng(4)
+    w, x = rng.standard_normal((8, 30)), rng.standard_normal((40, 8))
+    g = fg.value_and_grad(loss)
+    try:
+        # per-primitive rules from the second call, the whole program from the fourth
+        results = [g(w, x) for _ in range(6)]
+        made = [p for p in programs.programs.values() if p is not programs.GENERAL]
+        assert len(made) == 1 and eager.stats()["program_runs"] >= 2
+        assert (made[0].fwd.tier, made[0].bwd.tier) == ("compiled", "compiled"), (
+            made[0].fwd.native_error, made[0].bwd.native_error)
+        assert "fast_tanh" in made[0].fwd.native.source
+    finally:
+        monkeypatch.setenv("FUNCGRAD_JIT_BACKEND", "numpy")
+        eager.reset()
+    want = fg.jit(g, backend="numpy")(w, x)
+    for got in results:
+        _close(got, want, "eager program on the compiled tier")

@@ -7,10 +7,7 @@ function is traced through inline, so every transformation composes with jit.
 from __future__ import annotations
 
 import functools
-import os
-import queue
 import threading
-import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from .. import tree
-from ..compile import native
 from ..compile.codegen import compile_graph, failing_equation
 from ..compile.passes import optimize
 from ..core import trace as _trace
@@ -27,6 +23,7 @@ from ..core.ir import Graph
 from ..core.source import where
 from ..core.types import ArrayType, dtype_short, type_of
 from ..transforms.api import trace_to_graph
+from .tiers import Tiered, resolve_backend
 
 _SCALARS = (float, int, bool, complex)
 _LEAF = tree.structure(0)
@@ -71,14 +68,7 @@ def _describe_key(key) -> list[tuple[str, str]]:
     return out
 
 
-BACKENDS = ("numpy", "compiled", "auto")
-
-
-def _hot_calls() -> int:
-    return int(os.environ.get("FUNCGRAD_JIT_HOT_CALLS", "20"))
-
-
-class Stage:
+class Stage(Tiered):
     """The compiled stage of one signature: `.graph` (after the passes), `.as_text()` (the
     code that runs: NumPy, or the compiled tier's driver and kernels), `.tier` ('numpy' or
     'compiled'), `.cost()` (FLOPs, bytes moved, peak live memory).
@@ -89,76 +79,18 @@ class Stage:
 
     def __init__(self, graph: Graph, raw_graph: Graph, fn: Callable, source: str, out_tree,
                  backend: str = "numpy", name: str = "compiled"):
-        self.graph, self.raw_graph, self.fn, self.source = graph, raw_graph, fn, source
-        self.numpy_fn = fn
+        super().__init__(graph, fn, backend, name)
+        self.raw_graph, self.source = raw_graph, source
         self.out_tree = out_tree
         self.single = out_tree == _LEAF    # the function returns one array, not a pytree
-        self.backend, self.name = backend, name
-        self.tier = "numpy"
-        self.native = None                 # the NativeProgram, once compiled and checked
-        self.native_error: str | None = None
-        self.calls = 0
-        self._done = threading.Event()
-        if backend == "numpy":
-            self._done.set()
-        elif backend == "compiled":
-            self.fn = self._first_call
-        else:
-            self.fn = self._warm_call
 
     def as_text(self) -> str:
         if self.native is not None:
             return self.native.source
         return self.source
 
-    def wait(self, timeout: float | None = None) -> str:
-        """Wait for the compiled tier (if one was asked for); the tier that now runs."""
-        self._done.wait(timeout)
-        return self.tier
-
-    # -- the compiled tier: compiled at the first call, or in the background once hot
-    def _first_call(self, *flat):
-        out = self.numpy_fn(*flat)
-        self._compile_native(flat, out)
-        return out
-
-    def _warm_call(self, *flat):
-        out = self.numpy_fn(*flat)
-        self.calls += 1
-        if self.calls == _hot_calls():
-            self.fn = self.numpy_fn      # stop counting; the compiled tier swaps itself in
-            args = [a.copy() if type(a) is np.ndarray else a for a in flat]
-            ref = [np.array(o, copy=True) for o in out]
-            _background().put((self._compile_native, (args, ref)))
-        return out
-
-    def _compile_native(self, args, reference) -> None:
-        try:
-            prog = native.build(self.graph, args, reference, self.numpy_fn, self.name)
-            if self.backend == "auto":
-                # swapped in only where it is faster: a kernel can lose to NumPy's SIMD
-                # functions and BLAS calls on large arrays
-                t_numpy, t_native = _best_time(self.numpy_fn, args), _best_time(prog.fn, args)
-                if t_native > 0.95 * t_numpy:
-                    raise native.Mismatch(
-                        f"the compiled tier measured slower ({t_native * 1e6:.1f} us vs "
-                        f"{t_numpy * 1e6:.1f} us a call), so the NumPy tier runs")
-        except native.Mismatch as err:
-            self.native_error = str(err)
-        except Exception as err:     # an unexpected failure leaves the NumPy tier running
-            self.native_error = f"{type(err).__name__}: {err}"
-        else:
-            self.native, self.tier, self.fn = prog, "compiled", prog.fn
-        finally:
-            if self.fn in (self._first_call, self._warm_call):
-                self.fn = self.numpy_fn
-            self._done.set()
-
     def cost(self) -> dict:
         return graph_cost(self.graph)
-
-    def __call__(self, *flat_args):
-        return self.fn(*flat_args)
 
 
 class Jitted:
@@ -168,7 +100,7 @@ class Jitted:
                  explain_cache_misses: bool = False, backend: str | None = None):
         functools.update_wrapper(self, fun)
         self.fun = fun
-        self.backend = _resolve_backend(backend)
+        self.backend = resolve_backend(backend)
         nums = (static_argnums,) if isinstance(static_argnums, int) else static_argnums
         if not isinstance(nums, (tuple, list, range)) or \
                 not all(isinstance(i, int) for i in nums):
@@ -303,54 +235,6 @@ def _name_the_line(err: Exception) -> None:
     at = f" at {eqn.source.long()}" if eqn.source is not None else ""
     err.args = (f"{err.args[0]} (in {eqn.primitive.name}{at}, run by fg.jit{where()})",
                 *err.args[1:])
-
-
-def _best_time(fn, args, budget: float = 0.05) -> float:
-    """The fastest of a few calls (within about `budget` seconds)."""
-    best, spent, n = float("inf"), 0.0, 0
-    while n < 3 or (spent < budget and n < 50):
-        t = time.perf_counter()
-        fn(*args)
-        dt = time.perf_counter() - t
-        best, spent, n = min(best, dt), spent + dt, n + 1
-    return best
-
-
-_jobs: queue.SimpleQueue | None = None
-_jobs_lock = threading.Lock()
-
-
-def _background() -> queue.SimpleQueue:
-    """The queue of the one thread that compiles hot functions to the compiled tier. A daemon:
-    a program that ends while it compiles does not wait for numba."""
-    global _jobs
-    with _jobs_lock:
-        if _jobs is None:
-            _jobs = queue.SimpleQueue()
-
-            def work(jobs=_jobs):
-                while True:
-                    fn, args = jobs.get()
-                    fn(*args)       # _compile_native: it catches its own errors
-            threading.Thread(target=work, name="funcgrad-compile", daemon=True).start()
-        return _jobs
-
-
-def _resolve_backend(backend: str | None) -> str:
-    """The backend asked for (default: $FUNCGRAD_JIT_BACKEND, else 'auto'); 'auto' without
-    numba is 'numpy', and 'compiled' without numba is an ImportError saying what to
-    install."""
-    chosen = backend if backend is not None else os.environ.get("FUNCGRAD_JIT_BACKEND", "auto")
-    if chosen not in BACKENDS:
-        where_ = "backend" if backend is not None else "$FUNCGRAD_JIT_BACKEND"
-        raise ValueError(f"jit: {where_} must be one of {', '.join(map(repr, BACKENDS))}, "
-                         f"not {chosen!r}")
-    if chosen != "numpy" and not native.available():
-        if chosen == "compiled":
-            raise ImportError(f"jit(backend='compiled'): {native.INSTALL_HINT}, or use "
-                              f"backend='numpy'")
-        return "numpy"
-    return chosen
 
 
 def _hashable(v, what: str):

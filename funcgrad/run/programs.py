@@ -1,5 +1,7 @@
 """Whole-call programs: the eager executor's capture-and-replay cache (as tinygrad's TinyJit:
 the first sighting of a recorded call runs it, the second compiles it, later ones replay it).
+Like a jitted function's stage, each half of a program is `Tiered`: with numba, a program run
+often moves to the compiled tier's kernels.
 
 A program is one recorded eager call (a Graph of primitive applications: see run/eager.py)
 compiled whole, forward with residuals and backward, by the jit pipeline. Its key is the
@@ -12,6 +14,7 @@ from ..core.ir import Graph
 from ..transforms.interpret import eval_graph
 from . import rules
 from .rules import GENERAL, compile_vjp, lock, sighted_before
+from .tiers import Tiered, resolve_backend
 
 MAX_PROGRAMS = 256
 MAX_PROGRAM_LENGTH = 4096    # longer calls stay on the tape (compiling them would stall)
@@ -50,7 +53,11 @@ def lookup(key, make_graph, in_avals: list, n_live: int) -> Program | None:
     try:
         fwd, bwd, fwd_graph, bwd_graph, pos, nonzero = compile_vjp(
             lambda *xs: eval_graph(graph, list(xs)), in_avals, live, "program")
-        prog = Program(fwd, bwd, fwd_graph, bwd_graph, pos, nonzero, len(graph.outvars))
+        # each half moves to the compiled tier as a jitted function does ($FUNCGRAD_JIT_BACKEND)
+        backend = resolve_backend(None)
+        prog = Program(Tiered(fwd_graph, fwd, backend, "program_fwd"),
+                       Tiered(bwd_graph, bwd, backend, "program_bwd"), fwd_graph, bwd_graph,
+                       pos, nonzero, len(graph.outvars))
     except Exception:
         rules.failures[0] += 1
         prog = GENERAL
