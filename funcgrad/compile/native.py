@@ -4,8 +4,9 @@ The graph is cut into regions: maximal runs of equations whose primitives have a
 rule. Each region becomes one numba function (a "kernel"); the rest stays NumPy code, so what
 the compiled tier cannot lower runs as before, never an error. Inside a kernel:
 
-- elementwise chains are written as one nested expression (a value used once, by another
-  elementwise operation, is inlined), which numba compiles to one loop with no temporaries;
+- elementwise chains on arrays are written as one loop nest over the elements (a value read
+  once, by another elementwise operation, is inlined: no temporaries), with vectorisable
+  exp/log/tanh/sin/cos (`_numba_math`), which LLVM compiles to SIMD code;
 - `scan` and `while` bodies become native loops (their per-iteration Python dispatch, the
   cost that dominates small-state loops, is gone);
 - matrix products call BLAS through numba's np.dot.
@@ -640,9 +641,9 @@ class Region:
         self.kernel = None          # what the driver calls (the numba dispatcher, or a guard)
 
     def numpy_code(self):
-        """The region's equations as NumPy code (what runs where the kernel cannot)."""
-        fn, _ = compile_graph(Graph(self.inputs, self.outputs, self.eqns), "region",
-                              copy_outputs=False)
+        """The region's equations as NumPy code (what runs where the kernel cannot), with
+        outputs as the kernel's are: arrays (0-d ones too), never views of the inputs."""
+        fn, _ = compile_graph(Graph(self.inputs, self.outputs, self.eqns), "region")
         return fn
 
     def with_guard(self, disp):
