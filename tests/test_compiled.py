@@ -540,3 +540,29 @@ def test_eager_programs_move_to_the_compiled_tier(monkeypatch):
     want = fg.jit(g, backend="numpy")(w, x)
     for got in results:
         _close(got, want, "eager program on the compiled tier")
+
+
+def test_a_loop_nest_writes_into_an_array_it_reads_for_the_last_time():
+    """Buffer reuse inside kernels: a nest that reads a kernel-made array for the last time,
+    at the index it writes, writes its result there; an array something else may still see
+    (a reshape's view of it, an output) is never overwritten."""
+    def chain(x, y):
+        a = fnp.tanh(x) * y
+        b = fnp.exp(a) + a * a              # a: read twice, dead after this
+        return fnp.sin(b) - b               # b: dead after this
+    def viewed(x, y):
+        a = fnp.tanh(x) * y
+        r = fnp.reshape(a, (x.size // 10, 10))  # a view of a's memory in the kernel
+        b = fnp.exp(a) + 1.0                # the last read of a: must not write into it
+        return b, r
+    x, y = np.linspace(-1.0, 1.0, 600), np.linspace(0.5, 2.0, 600)
+    g = fg.jit(chain, backend="compiled")
+    np.testing.assert_allclose(g(x, y), chain(x, y), rtol=1e-14, atol=1e-14)
+    text = g.lower(x, y).as_text()
+    assert text.count("np.empty") == 1, text        # a's array then holds b, then the result
+    h = fg.jit(viewed, backend="compiled")
+    x, y = x[:60], y[:60]                   # small enough for the reshape to be kernel code
+    for got, want in zip(h(x, y), viewed(x, y)):
+        np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-14)
+    stage = h.lower(x, y)
+    assert len(stage.native.regions) == 1 and ".reshape(" in stage.as_text()

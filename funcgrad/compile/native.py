@@ -92,6 +92,11 @@ class KernelBuilder:
         self._packed: list[Small] = []      # small values packed so far (undone on rollback)
         self._loop_nest = False             # writing one element of an elementwise loop nest?
         self._guards: list[str] = []        # arguments of limited-range fast functions there
+        # arrays a loop nest allocated that only loop nests have read (by element): no other
+        # name can alias them, so a nest reading one for the last time may write into it
+        self._owned: set[str] = set()
+        self._nest_reads: dict[Var, int] = {}     # reads of each value by nests written so far
+        self._read_log: list[Var] = []            # ... in order (undone on rollback)
         self.guarded = False    # does the kernel set _GUARD (then it returns it last)?
 
     @staticmethod
@@ -222,8 +227,9 @@ class KernelBuilder:
                 eqn.outputs[0].aval.ndim and not is_small(eqn.outputs[0].aval)
             if not fusable:
                 vals = [self.materialize(x) if isinstance(x, Pending) else x for x in vals]
+                self._owned.difference_update(x for x in vals if isinstance(x, str))
             if fusable:
-                result = self._pending(eqn, vals, rule)
+                result = self._pending(eqn, vals, rule, uses)
             elif _loop_like(eqn):
                 result = rule(self, vals, eqn)          # loops take small values as they are
             elif any(isinstance(x, Small) for x in vals) or any(
@@ -294,7 +300,7 @@ class KernelBuilder:
         return Small(elems, out.shape)
 
     # -- arrays: elementwise chains written as one explicit loop nest
-    def _pending(self, eqn: Eqn, vals: list, rule) -> Pending:
+    def _pending(self, eqn: Eqn, vals: list, rule, uses: dict) -> Pending:
         """An elementwise operation on arrays, written later inside the loop of the value
         that reads it (`_loop`). Its rule is tried on scalars now, so that an operation the
         kernel cannot do is refused here, where the region can still end before it."""
@@ -305,7 +311,7 @@ class KernelBuilder:
         finally:
             self._loop_nest, self._guards = False, []
             self._rollback(mark)
-        return Pending(eqn, vals, rule)
+        return Pending(eqn, vals, rule, uses)
 
     def _loop(self, root: Pending) -> str:
         """The array `root` computes, written as one loop nest over its elements with the
@@ -321,8 +327,11 @@ class KernelBuilder:
         operands = {id(node): [self.pack(x, v.aval) if isinstance(x, Small) else x
                                for x, v in zip(node.vals, node.eqn.inputs)] for node in order}
         out = root.eqn.outputs[0].aval
-        name = self.tmp()
-        self.line(f"{name} = np.empty({out.shape!r}, {_np_type(out.dtype)})")
+        name = self._dying_buffer(order, operands, out)
+        if name is None:
+            name = self.tmp()
+            self.line(f"{name} = np.empty({out.shape!r}, {_np_type(out.dtype)})")
+            self._owned.add(name)
         index = [self.tmp("j") for _ in out.shape]
         for j, n in zip(index, out.shape):
             self.line(f"for {j} in range({n}):")
@@ -353,6 +362,23 @@ class KernelBuilder:
         self.line(f"{name}[{', '.join(index)}] = {done[id(root)]}")
         self.depth -= len(index)
         return name
+
+    def _dying_buffer(self, order: list, operands: dict, out) -> str | None:
+        """An array the nest reads for the last time, element by element at the index it
+        writes, that nothing else can see: the nest may write its result there."""
+        reads = self._nest_reads
+        for node in order:
+            for v in node.eqn.inputs:
+                if isinstance(v, Var):
+                    reads[v] = reads.get(v, 0) + 1
+                    self._read_log.append(v)
+        for node in order:
+            for x, v in zip(operands[id(node)], node.eqn.inputs):
+                if isinstance(x, str) and x in self._owned and isinstance(v, Var) and \
+                        v.aval.shape == out.shape and v.aval.dtype == out.dtype and \
+                        node.uses.get(v) == reads[v]:
+                    return x
+        return None
 
     def _symbolic(self, eqn: Eqn, vals: list) -> Small | str:
         """A primitive on small operands whose NumPy impl only moves, adds and multiplies
@@ -388,17 +414,21 @@ class KernelBuilder:
             self._packed.append(x)
         return x.packed
 
-    def _mark(self) -> tuple[int, int, int]:
-        return len(self.lines), len(self._packed), self.depth
+    def _mark(self) -> tuple[int, int, int, int]:
+        return len(self.lines), len(self._packed), self.depth, len(self._read_log)
 
     def _rollback(self, mark) -> None:
-        """Forget lines written since `mark` (and arrays packed by them)."""
-        lines, packed, depth = mark
+        """Forget lines written since `mark` (and arrays packed, and reads counted, by
+        them)."""
+        lines, packed, depth, reads = mark
         del self.lines[lines:]
         for x in self._packed[packed:]:
             x.packed = None
         del self._packed[packed:]
         self.depth = depth
+        for v in self._read_log[reads:]:
+            self._nest_reads[v] -= 1
+        del self._read_log[reads:]
 
     def unpack(self, expr: str, aval) -> Small:
         arr = self.materialize(expr)
@@ -542,10 +572,11 @@ class Pending:
     """An elementwise operation on arrays not written yet: `_loop` writes it inside the loop
     of the operation that reads it."""
 
-    __slots__ = ("eqn", "vals", "rule")
+    __slots__ = ("eqn", "vals", "rule", "uses")
 
-    def __init__(self, eqn: Eqn, vals: list, rule):
+    def __init__(self, eqn: Eqn, vals: list, rule, uses: dict):
         self.eqn, self.vals, self.rule = eqn, vals, rule
+        self.uses = uses        # the read counts of the graph (or loop body) it is in
 
 
 def _scalar_eqn(eqn: Eqn) -> Eqn:
