@@ -1,14 +1,14 @@
-"""exp, log and tanh that LLVM can vectorise, for compiled-tier kernels (needs numba).
+"""exp, log, tanh, sin and cos that LLVM can vectorise, for compiled-tier kernels (needs numba).
 
 numba calls libm once per element for `np.exp` and friends: pip's llvmlite has no vector math
 library (SVML), so a loop calling them is scalar, 3-5x slower than NumPy's SIMD ufuncs. These
 versions are branch-free float arithmetic, integer operations on the float's bits and
 selects, which LLVM turns into SIMD code inside a kernel's loops.
 
-Accuracy, float64: at most 1 ulp from NumPy's results for `fast_exp`, 2 ulps for `fast_log`
-and `fast_tanh`, over the whole range (subnormals, infinities and NaN included; checked by
-tests/test_compiled.py on dense grids). float32 arguments are computed in float64 and
-rounded, which is within an ulp of NumPy's float32 functions.
+Accuracy, float64: at most 1 ulp from NumPy's results for `fast_exp`, 2 ulps for `fast_log`,
+`fast_tanh`, `fast_sin` and `fast_cos`, over the whole range (subnormals, infinities and NaN
+included; checked by tests/test_compiled.py on dense grids). float32 arguments are computed
+in float64 and rounded, which is within an ulp of NumPy's float32 functions.
 
 The polynomials are interpolants at Chebyshev nodes, computed once in 50-digit arithmetic
 (mpmath) and rounded to float64:
@@ -20,7 +20,7 @@ The polynomials are interpolants at Chebyshev nodes, computed once in 50-digit a
 - sin, cos: r = x - n pi/2 (pi/2 in three parts), then sin r = r + r^3 S(r^2) and
   cos r = 1 - r^2/2 + r^4 C(r^2), S and C of degree 5 on |r| <= pi/4 (0.2 and 0.01 ulp),
   chosen and signed by n mod 4. The reduction is exact for |x| <= TRIG_LIMIT only: a kernel
-  checks its arguments and recomputes its loop with libm's sin and cos if one is larger.
+  checks the arguments, and a call that met a larger one is redone by NumPy code.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ import numpy as np
 from numba import njit
 
 _LOG2E = 1.4426950408889634
-_LN2_HI = 6.93147180369123816490e-01      # ln 2 with its low 32 bits zero: n * _LN2_HI is exact
+_LN2_HI = 6.93147180369123816490e-01      # ln 2 to 32 bits: n * _LN2_HI is exact for |n| < 2**11
 _LN2_LO = 1.90821492927058770002e-10
 _ROUND = 6755399441055744.0               # 1.5 * 2**52: adding it rounds to an integer
 _TWO52 = 4503599627370496.0
@@ -53,11 +53,11 @@ _C = (0.041666666666666664, -0.0013888888888887398, 2.480158729876569e-05,
 (_Q0, _Q1, _Q2, _Q3, _Q4, _Q5, _Q6, _Q7, _Q8, _Q9, _Q10, _Q11) = _Q
 (_S0, _S1, _S2, _S3, _S4, _S5) = _S
 (_C0, _C1, _C2, _C3, _C4, _C5) = _C
+(_R0, _R1, _R2, _R3, _R4, _R5, _R6, _R7) = _R
 # pi/2 in three parts, the first two of 33 bits: n * part is exact for n < 2**20
 _PIO2_1, _PIO2_2, _PIO2_3 = 1.5707963267341256, 6.077100506303966e-11, 2.0222662487959506e-21
 _2_OVER_PI = 0.6366197723675814
 TRIG_LIMIT = 65536.0     # fast_sin/fast_cos are exact for |x| <= this; beyond, use libm's
-(_R0, _R1, _R2, _R3, _R4, _R5, _R6, _R7) = _R
 
 # LLVM inlines these into the kernel (forceinline): it vectorises a loop only if no call is left
 _jit = njit(forceinline=True, error_model="numpy", cache=True)
