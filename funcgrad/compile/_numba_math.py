@@ -50,10 +50,8 @@ _S = (-0.16666666666666666, 0.008333333333330948, -0.00019841269836758574,
       2.755731610255244e-06, -2.5051131845003624e-08, 1.5918129294866608e-10)
 _C = (0.041666666666666664, -0.0013888888888887398, 2.480158729876569e-05,
       -2.7557317271729793e-07, 2.08761462684032e-09, -1.1382632425521717e-11)
-(_Q0, _Q1, _Q2, _Q3, _Q4, _Q5, _Q6, _Q7, _Q8, _Q9, _Q10, _Q11) = _Q
-(_S0, _S1, _S2, _S3, _S4, _S5) = _S
-(_C0, _C1, _C2, _C3, _C4, _C5) = _C
-(_R0, _R1, _R2, _R3, _R4, _R5, _R6, _R7) = _R
+# exp(r)'s Taylor coefficients 1/k!, k = 0..13
+_E = tuple(1.0 / float(np.prod(np.arange(1, k + 1), dtype=np.float64)) for k in range(14))
 # pi/2 in three parts, the first two of 33 bits: n * part is exact for n < 2**20
 _PIO2_1, _PIO2_2, _PIO2_3 = 1.5707963267341256, 6.077100506303966e-11, 2.0222662487959506e-21
 _2_OVER_PI = 0.6366197723675814
@@ -76,6 +74,16 @@ def _float(bits):
 
 
 @_jit
+def _poly(z, coeffs):
+    """coeffs[0] + coeffs[1] z + ... (Horner; the tuple is a constant, so LLVM unrolls it)."""
+    n = len(coeffs)
+    p = coeffs[n - 1]
+    for i in range(n - 2, -1, -1):
+        p = p * z + coeffs[i]
+    return p
+
+
+@_jit
 def _pow2(k):
     """2.0 ** k for an integral float k in [-1022, 1023], built from its bits."""
     return _float((_bits(np.float64(k + (1023.0 + _TWO52))) - _TWO52_BITS) << 52)
@@ -88,20 +96,7 @@ def _exp_finite(x):
     x = x if x > -746.0 else -746.0
     n = (x * _LOG2E + _ROUND) - _ROUND                      # round(x / ln 2)
     r = (x - n * _LN2_HI) - n * _LN2_LO                     # |r| <= ln2 / 2
-    p = 1.0 / 6227020800.0
-    p = p * r + 1.0 / 479001600.0
-    p = p * r + 1.0 / 39916800.0
-    p = p * r + 1.0 / 3628800.0
-    p = p * r + 1.0 / 362880.0
-    p = p * r + 1.0 / 40320.0
-    p = p * r + 1.0 / 5040.0
-    p = p * r + 1.0 / 720.0
-    p = p * r + 1.0 / 120.0
-    p = p * r + 1.0 / 24.0
-    p = p * r + 1.0 / 6.0
-    p = p * r + 0.5
-    p = p * r + 1.0
-    p = p * r + 1.0
+    p = _poly(r, _E)
     # 2^n in two halves, so results near overflow and subnormal ones scale correctly
     half = np.floor(n * 0.5)
     return p * _pow2(half) * _pow2(n - half)
@@ -118,18 +113,7 @@ def fast_tanh(x):
     """tanh(x) (within 2 ulps of NumPy's)."""
     x = np.float64(x)
     u = x * x
-    q = _Q11
-    q = q * u + _Q10
-    q = q * u + _Q9
-    q = q * u + _Q8
-    q = q * u + _Q7
-    q = q * u + _Q6
-    q = q * u + _Q5
-    q = q * u + _Q4
-    q = q * u + _Q3
-    q = q * u + _Q2
-    q = q * u + _Q1
-    q = q * u + _Q0
+    q = _poly(u, _Q)
     small = x + x * (u * q) if x != 0.0 else x              # keeps the sign of -0.0
     a = abs(x)
     big = 1.0 - 2.0 / (_exp_finite(2.0 * a) + 1.0)
@@ -151,14 +135,7 @@ def fast_log(x):
     e = e + 1.0 if big else e
     s = (m - 1.0) / (m + 1.0)                               # |s| <= 0.1716
     z = s * s
-    p = _R7
-    p = p * z + _R6
-    p = p * z + _R5
-    p = p * z + _R4
-    p = p * z + _R3
-    p = p * z + _R2
-    p = p * z + _R1
-    p = p * z + _R0
+    p = _poly(z, _R)
     two_s = s + s
     result = e * _LN2_HI + (two_s + (two_s * (z * p) + e * _LN2_LO))
     result = result if x < np.inf else x                     # inf
@@ -175,18 +152,8 @@ def _sincos_reduced(x):
     n = t - _ROUND
     r = ((x - n * _PIO2_1) - n * _PIO2_2) - n * _PIO2_3
     z = r * r
-    ps = _S5
-    ps = ps * z + _S4
-    ps = ps * z + _S3
-    ps = ps * z + _S2
-    ps = ps * z + _S1
-    ps = ps * z + _S0
-    pc = _C5
-    pc = pc * z + _C4
-    pc = pc * z + _C3
-    pc = pc * z + _C2
-    pc = pc * z + _C1
-    pc = pc * z + _C0
+    ps = _poly(z, _S)
+    pc = _poly(z, _C)
     sin_r = r + r * (z * ps) if r != 0.0 else r             # keeps the sign of -0.0
     cos_r = (1.0 - 0.5 * z) + (z * z) * pc
     return quadrant, sin_r, cos_r
