@@ -627,23 +627,16 @@ class _Sym:
     def __init__(self, text: str):
         self.text = text
 
-    def __add__(self, o):
-        return _Sym(f"({self.text} + {_sym_text(o)})")
+    def _binary(symbol: str, reflected: bool = False):
+        def method(self, o):
+            a, b = (_sym_text(o), self.text) if reflected else (self.text, _sym_text(o))
+            return _Sym(f"({a} {symbol} {b})")
+        return method
 
-    def __radd__(self, o):
-        return _Sym(f"({_sym_text(o)} + {self.text})")
-
-    def __sub__(self, o):
-        return _Sym(f"({self.text} - {_sym_text(o)})")
-
-    def __rsub__(self, o):
-        return _Sym(f"({_sym_text(o)} - {self.text})")
-
-    def __mul__(self, o):
-        return _Sym(f"({self.text} * {_sym_text(o)})")
-
-    def __rmul__(self, o):
-        return _Sym(f"({_sym_text(o)} * {self.text})")
+    __add__, __radd__ = _binary("+"), _binary("+", True)
+    __sub__, __rsub__ = _binary("-"), _binary("-", True)
+    __mul__, __rmul__ = _binary("*"), _binary("*", True)
+    del _binary
 
     def __neg__(self):
         return _Sym(f"(-{self.text})")
