@@ -176,7 +176,7 @@ class KernelBuilder:
             raise Unsupported(f"no numba loop of {fn.__name__} for these dtypes")
         args = [self.cast(a, av, d) for a, av, d in zip(args, in_avals, dtypes)]
         if out.ndim == 0 and fn in _FAST_MATH:
-            return self.math(fn, args[0], out.dtype)      # (one element of a loop nest)
+            return self.math(fn, args[0], out.dtype)  # an element of a loop nest, or unrolled
         return f"np.{fn.__name__}({', '.join(args)})"
 
     def math(self, fn, x: str, dtype) -> str:
