@@ -430,6 +430,14 @@ def _math_grid(name: str) -> np.ndarray:
     elif name == "tanh":
         grid = [np.linspace(-25.0, 25.0, 400_001), 0.625, -0.625, np.nextafter(0.625, 0.0),
                 rng.standard_normal(100_000) * 1e-6]
+    elif name == "log1p":     # near -1, near 0 (where 1 + x rounds) and up to the largest
+        grid = [np.linspace(-1.0, 1.0, 400_001), np.exp(np.linspace(-745.0, 709.0, 200_001)),
+                -np.exp(np.linspace(-745.0, 0.0, 100_001)), rng.standard_normal(100_000) * 1e-8,
+                -1.0 + rng.random(10_000) * 1e-10, np.nextafter(-1.0, 0.0)]
+    elif name == "expm1":     # around each n ln2 where the reduction switches, tiny, overflow
+        grid = [np.linspace(-50.0, 720.0, 400_001), np.linspace(-1.0, 1.0, 200_001),
+                np.arange(-70, 71) * np.log(2.0), rng.standard_normal(100_000) * 1e-8,
+                np.exp(np.linspace(-745.0, 6.5, 100_001)), 709.782712893384, 709.7827128933841]
     else:       # sin, cos: the fast range, and next to the multiples of pi/2 in it
         k = np.arange(-40_000, 40_000) * (np.pi / 2)
         grid = [np.linspace(-65536.0, 65536.0, 400_001), k, np.nextafter(k, np.inf),
@@ -440,10 +448,11 @@ def _math_grid(name: str) -> np.ndarray:
 
 
 @pytest.mark.parametrize("name,ulps", [("exp", 1), ("log", 2), ("tanh", 2), ("sin", 2),
-                                       ("cos", 2)])
+                                       ("cos", 2), ("log1p", 2), ("expm1", 2)])
 def test_fast_math_is_within_ulps_of_numpy(name, ulps):
-    """The kernels' vectorisable exp, log, tanh, sin and cos against NumPy's over their whole
-    range (subnormals, overflow, infinities, NaN, signed zeros): at most `ulps` apart."""
+    """The kernels' vectorisable exp, log, tanh, sin, cos, log1p and expm1 against NumPy's over
+    their whole range (subnormals, overflow, infinities, NaN, signed zeros): at most `ulps`
+    apart."""
     import numba
 
     from funcgrad.compile import _numba_math
@@ -467,6 +476,44 @@ def test_fast_math_is_within_ulps_of_numpy(name, ulps):
     assert np.array_equal(np.signbit(got[zeros]), np.signbit(want[zeros])), name
 
 
+def test_fast_logaddexp_is_within_ulps_of_numpy():
+    """logaddexp on pairs from every range, the special values paired with each other: at
+    most 2 ulps of the larger argument apart from NumPy's (the result cancels to below both
+    arguments when they have opposite signs, and so does NumPy's), infinities and NaNs
+    where NumPy's are, and the sign of a zero."""
+    import numba
+
+    from funcgrad.compile._numba_math import fast_logaddexp
+
+    @numba.njit(error_model="numpy")
+    def apply(a, b, out):
+        for i in range(a.size):
+            out[i] = fast_logaddexp(a[i], b[i])
+    rng = np.random.default_rng(5)
+    special = np.array([np.inf, -np.inf, np.nan, 0.0, -0.0, 5e-324, 1e-310, 1.0, -1.0, 1e308,
+                        -1e308, 709.0, -745.0])
+    a = np.concatenate([rng.standard_normal(200_000) * 10.0, rng.standard_normal(100_000) * 1e-3,
+                        np.linspace(-800.0, 800.0, 100_001), 1e300 * rng.standard_normal(1000),
+                        np.tile(special, special.size)])
+    b = np.concatenate([rng.standard_normal(200_000) * 10.0,
+                        5.0 + rng.standard_normal(100_000) * 1e-3, np.zeros(100_001),
+                        1e300 * rng.standard_normal(1000), np.repeat(special, special.size)])
+    got = np.empty_like(a)
+    apply(a, b, got)
+    with np.errstate(all="ignore"):
+        want = np.logaddexp(a, b)
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+    finite = np.isfinite(want)
+    assert np.array_equal(got[~finite & ~np.isnan(want)], want[~finite & ~np.isnan(want)])
+    larger = np.maximum(np.where(np.isfinite(a), np.abs(a), 0.0),
+                        np.where(np.isfinite(b), np.abs(b), 0.0))
+    scale = np.maximum(np.abs(want), larger)[finite]
+    err = np.abs(got[finite] - want[finite]) / np.spacing(scale)
+    assert err.max() <= 2, (float(err.max()), a[finite][np.argmax(err)], b[finite][np.argmax(err)])
+    zeros = finite & (want == 0)
+    assert np.array_equal(np.signbit(got[zeros]), np.signbit(want[zeros]))
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_an_elementwise_chain_is_one_loop_nest(dtype):
     """Elementwise operations on arrays (broadcast operands of every rank, a 0-d one and a
@@ -474,7 +521,8 @@ def test_an_elementwise_chain_is_one_loop_nest(dtype):
     values and gradients agree with the NumPy tier."""
     def f(x, y, s, z, b):
         u = fnp.tanh(x * y + s) * fnp.exp(-z) + fnp.log(fnp.abs(x) + 1.0)
-        return fnp.sum(fnp.sin(u) * fnp.cos(x) - u * b)
+        v = fnp.logaddexp(x, z) * fnp.log1p(fnp.abs(x * z)) + fnp.expm1(-fnp.abs(x * b))
+        return fnp.sum(fnp.sin(u) * fnp.cos(x) - u * b + v)
     rng = np.random.default_rng(3)
     # y and b have 8 elements (unrolled scalars in the kernel), z is a column of 20
     args = (rng.standard_normal((20, 8)).astype(dtype), rng.standard_normal(8).astype(dtype),
@@ -485,7 +533,8 @@ def test_an_elementwise_chain_is_one_loop_nest(dtype):
     stage = g.lower(*args)
     text = stage.as_text()
     assert stage.tier == "compiled", stage.native_error
-    for fn in ("fast_tanh", "fast_exp", "fast_log", "fast_sin", "fast_cos"):
+    for fn in ("fast_tanh", "fast_exp", "fast_log", "fast_sin", "fast_cos", "fast_logaddexp",
+               "fast_log1p", "fast_expm1"):
         assert fn in text, fn
     assert "np.tanh(" not in text and "for j" in text
     want = fg.jit(fg.value_and_grad(f, argnums=(0, 1, 3)), backend="numpy")(*args)

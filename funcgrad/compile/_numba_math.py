@@ -1,14 +1,16 @@
-"""exp, log, tanh, sin and cos that LLVM can vectorise, for compiled-tier kernels (needs numba).
+"""exp, log, tanh, sin, cos, log1p, expm1 and logaddexp that LLVM can vectorise, for
+compiled-tier kernels (needs numba).
 
 numba calls libm once per element for `np.exp` and friends: pip's llvmlite has no vector math
 library (SVML), so a loop calling them is scalar, 3-5x slower than NumPy's SIMD ufuncs. These
 versions are branch-free float arithmetic, integer operations on the float's bits and
 selects, which LLVM turns into SIMD code inside a kernel's loops.
 
-Accuracy, float64: at most 1 ulp from NumPy's results for `fast_exp`, 2 ulps for `fast_log`,
-`fast_tanh`, `fast_sin` and `fast_cos`, over the whole range (subnormals, infinities and NaN
-included; checked by tests/test_compiled.py on dense grids). float32 arguments are computed
-in float64 and rounded, which is within an ulp of NumPy's float32 functions.
+Accuracy, float64: at most 1 ulp from NumPy's results for `fast_exp`, 2 ulps for the others
+(for `fast_logaddexp`, 2 ulps of the larger argument), over the whole range (subnormals,
+infinities and NaN included; checked by tests/test_compiled.py on dense grids). float32
+arguments are computed in float64 and rounded, which is within an ulp of NumPy's float32
+functions.
 
 The polynomials are interpolants at Chebyshev nodes, computed once in 50-digit arithmetic
 (mpmath) and rounded to float64:
@@ -20,7 +22,8 @@ The polynomials are interpolants at Chebyshev nodes, computed once in 50-digit a
 - sin, cos: r = x - n pi/2 (pi/2 in three parts), then sin r = r + r^3 S(r^2) and
   cos r = 1 - r^2/2 + r^4 C(r^2), S and C of degree 5 on |r| <= pi/4 (0.2 and 0.01 ulp),
   chosen and signed by n mod 4. The reduction is exact for |x| <= TRIG_LIMIT only: a kernel
-  checks the arguments, and a call that met a larger one is redone by NumPy code.
+  checks the arguments, and a call that met a larger one is redone by NumPy code;
+- log1p, expm1 and logaddexp are built on these (their docstrings say how).
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ import numpy as np
 from numba import njit
 
 _LOG2E = 1.4426950408889634
+_LN2 = 0.6931471805599453
 _LN2_HI = 6.93147180369123816490e-01      # ln 2 to 32 bits: n * _LN2_HI is exact for |n| < 2**11
 _LN2_LO = 1.90821492927058770002e-10
 _ROUND = 6755399441055744.0               # 1.5 * 2**52: adding it rounds to an integer
@@ -173,3 +177,45 @@ def fast_cos(x):
     q, s, c = _sincos_reduced(x)
     v = c if q & 1 == 0 else s
     return v if (q + 1) & 2 == 0 else -v
+
+
+@_jit
+def fast_log1p(x):
+    """log(1 + x) (within 2 ulps of NumPy's): the log of u = 1 + x rounded, plus the rounding
+    error of u relative to u, log(1 + x) = log(u) + (x - (u - 1)) / u to first order."""
+    x = np.float64(x)
+    u = 1.0 + x
+    result = fast_log(u) + (x - (u - 1.0)) / u
+    result = result if u != 0.0 else -np.inf                # x = -1
+    result = result if x < np.inf else x                     # inf
+    return result if x != 0.0 else x                         # keeps the sign of -0.0
+
+
+@_jit
+def fast_expm1(x):
+    """exp(x) - 1 (within 2 ulps of NumPy's): expm1(r) = r + r^2 P(r) on |r| <= ln2/2 for
+    x = n ln2 + r, then 2^n expm1(r) + (2^n - 1), which is exact in its parts for |n| <= 53."""
+    x = np.float64(x)
+    xc = x if x > -60.0 else -60.0                          # below, the result is -1
+    xc = xc if xc < 60.0 else 60.0                          # above, exp(x) is the result
+    n = (xc * _LOG2E + _ROUND) - _ROUND
+    r = (xc - n * _LN2_HI) - n * _LN2_LO
+    em1 = r + r * (r * _poly(r, _E[2:]))
+    t = _pow2(n)
+    result = t * em1 + (t - 1.0) if n != 0.0 else em1
+    result = result if x < 60.0 else _exp_finite(x if x < 710.0 else 710.0)
+    result = result if x != 0.0 else x                       # keeps the sign of -0.0
+    return result if x == x else x
+
+
+@_jit
+def fast_logaddexp(a, b):
+    """log(exp(a) + exp(b)) (within 2 ulps of NumPy's), as NumPy computes it: the larger
+    plus log1p(exp(-|a - b|)); a + ln2 where a == b (equal infinities included)."""
+    a, b = np.float64(a), np.float64(b)
+    d = a - b
+    larger = a if d > 0.0 else b
+    gap = -abs(d) if d == d else 0.0
+    result = larger + fast_log1p(_exp_finite(gap))
+    result = result if d == d else d                         # a NaN, or opposite infinities
+    return result if a != b else a + _LN2

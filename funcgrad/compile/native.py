@@ -6,7 +6,8 @@ the compiled tier cannot lower runs as before, never an error. Inside a kernel:
 
 - elementwise chains on arrays are written as one loop nest over the elements (a value read
   once, by another elementwise operation, is inlined: no temporaries), with vectorisable
-  exp/log/tanh/sin/cos (`_numba_math`), which LLVM compiles to SIMD code;
+  exp, log, tanh, sin, cos, log1p, expm1 and logaddexp (`_numba_math`), which LLVM compiles
+  to SIMD code;
 - `scan` and `while` bodies become native loops (their per-iteration Python dispatch, the
   cost that dominates small-state loops, is gone);
 - matrix products call BLAS through numba's np.dot.
@@ -47,7 +48,8 @@ _SUPPORTED_KINDS = "biuf"
 # NumPy's functions that `_numba_math` has in a form LLVM vectorises (numba calls libm per
 # element for its own): the names kernels call
 _FAST_MATH = {np.exp: "fast_exp", np.log: "fast_log", np.tanh: "fast_tanh",
-              np.sin: "fast_sin", np.cos: "fast_cos"}
+              np.sin: "fast_sin", np.cos: "fast_cos", np.log1p: "fast_log1p",
+              np.expm1: "fast_expm1", np.logaddexp: "fast_logaddexp"}
 # exact for |x| <= TRIG_LIMIT only: a kernel using them sets _GUARD if an argument is beyond
 # it, and that call of the kernel is redone by the region's NumPy code
 _LIMITED_RANGE = {np.sin, np.cos}
@@ -176,19 +178,19 @@ class KernelBuilder:
             raise Unsupported(f"no numba loop of {fn.__name__} for these dtypes")
         args = [self.cast(a, av, d) for a, av, d in zip(args, in_avals, dtypes)]
         if out.ndim == 0 and fn in _FAST_MATH:
-            return self.math(fn, args[0], out.dtype)  # an element of a loop nest, or unrolled
+            return self.math(fn, args, out.dtype)  # an element of a loop nest, or unrolled
         return f"np.{fn.__name__}({', '.join(args)})"
 
-    def math(self, fn, x: str, dtype) -> str:
-        """`fn(x)` for a scalar `x` of float `dtype`, where `fn` is in _FAST_MATH. In an
+    def math(self, fn, xs: list[str], dtype) -> str:
+        """`fn(*xs)` for scalars `xs` of float `dtype`, where `fn` is in _FAST_MATH. In an
         elementwise loop nest it is `_numba_math`'s version, which LLVM vectorises (it
         computes in float64); elsewhere (unrolled scalars) libm's, quicker to compile."""
         if not self._loop_nest:
-            return f"np.{fn.__name__}({x})"
+            return f"np.{fn.__name__}({', '.join(xs)})"
         if fn in _LIMITED_RANGE:
-            x = self.materialize(x, "e")
-            self._guards.append(x)
-        fast = f"{_FAST_MATH[fn]}({x})"
+            xs = [self.materialize(xs[0], "e")]
+            self._guards.append(xs[0])
+        fast = f"{_FAST_MATH[fn]}({', '.join(xs)})"
         return fast if np.dtype(dtype) == np.float64 else f"{_np_type(dtype)}({fast})"
 
     # -- emitting graphs
@@ -316,7 +318,7 @@ class KernelBuilder:
     def _loop(self, root: Pending) -> str:
         """The array `root` computes, written as one loop nest over its elements with the
         pending operations it reads inlined: no temporary arrays, and no calls LLVM cannot
-        vectorise (exp, log, tanh, sin and cos are `_numba_math`'s)."""
+        vectorise (exp, log, tanh, sin, cos, log1p, expm1 and logaddexp are `_numba_math`'s)."""
         order, stack = [], [root]          # the pending operations, operands first
         while stack:
             node = stack.pop()
@@ -796,8 +798,8 @@ _HEADER = (f"# kernel helpers {_library_digest()}\n"
            "import numpy as np\nimport numba\n"
            "from funcgrad.compile._numba_lib import as_scalar, to_0d, row_sums, row_max, "
            "row_min, col_sums\n"
-           "from funcgrad.compile._numba_math import TRIG_LIMIT, fast_cos, fast_exp, fast_log, "
-           "fast_sin, fast_tanh\n\n")
+           "from funcgrad.compile._numba_math import TRIG_LIMIT, fast_cos, fast_exp, fast_expm1, "
+           "fast_log, fast_log1p, fast_logaddexp, fast_sin, fast_tanh\n\n")
 _DECORATOR = '@numba.njit(cache=True, nogil=True, error_model="numpy")\n'
 _kernels: dict[str, object] = {}
 _kernels_lock = threading.Lock()

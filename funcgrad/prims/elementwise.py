@@ -87,7 +87,7 @@ def _logistic_native(k, args, eqn):
         raise k.Unsupported("logistic of a non-float")
     one = k.lit(1.0, aval.dtype)
     # the same stable formula as the impl: exp(-|x|) never overflows
-    e = k.materialize(k.math(np.exp, f"-np.abs({x})", aval.dtype) if aval.ndim == 0 else
+    e = k.materialize(k.math(np.exp, [f"-np.abs({x})"], aval.dtype) if aval.ndim == 0 else
                       f"np.exp(-np.abs({x}))", "e")
     x = k.materialize(x)
     if aval.ndim == 0:
