@@ -462,12 +462,16 @@ def _adam_core(lr: float, b1: float, b2: float, eps: float, weight_decay: float,
         nu = tree.map(lambda g, v: _cast(b2 * v + (1.0 - b2) * g * g, v), grads, state.nu)
 
         def step(m, v, p, decay):
-            # Bias correction in the dtype of the moment: (1 - b^t) for t = count.
+            # Bias correction in the dtype of the moment, folded into scalars (Kingma & Ba,
+            # section 2): m_hat / (sqrt(v_hat) + eps) = m / (sqrt(v) + eps c2) * c2 / (1 - b1^t)
+            # with c2 = sqrt(1 - b2^t), the same value with one division per element, not three
             t = fnp.astype(count, _dtype(m))
-            u = (m / (1.0 - b1 ** t)) / (fnp.sqrt(v / (1.0 - b2 ** t)) + eps)
-            if wd and decay:
-                u = u + wd * p   # decoupled weight decay (Loshchilov & Hutter), as torch AdamW
-            return _cast(-lr * u, m)
+            c2 = fnp.sqrt(1.0 - b2 ** t)
+            scale = c2 / (1.0 - b1 ** t)
+            u = m / (fnp.sqrt(v) + eps * c2)
+            if wd and decay:   # decoupled weight decay (Loshchilov & Hutter), as torch AdamW
+                return _cast(-lr * (u * scale + wd * p), m)
+            return _cast(u * (-lr * scale), m)
 
         ps = params if wd else mu   # a placeholder tree when there is no decay
         decays = _decay_mask(mask, params if wd else mu)
