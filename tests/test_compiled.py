@@ -583,6 +583,11 @@ def test_eager_programs_move_to_the_compiled_tier(monkeypatch):
         assert (made[0].fwd.tier, made[0].bwd.tier) == ("compiled", "compiled"), (
             made[0].fwd.native_error, made[0].bwd.native_error)
         assert "fast_tanh" in made[0].fwd.native.source
+        # the forward half hands back the input x as a residual (for x.T @ ...) as the NumPy
+        # tier does: by reference, not copied (the copy was a pass over x on every call)
+        numpy_out, native_out = made[0].fwd.numpy_fn(w, x), made[0].fwd.native.fn(w, x)
+        assert any(o is x for o in numpy_out)
+        assert [o is x for o in native_out] == [o is x for o in numpy_out]
     finally:
         monkeypatch.setenv("FUNCGRAD_JIT_BACKEND", "numpy")
         eager.reset()

@@ -951,10 +951,13 @@ def _numba_error(err: Exception) -> str:
     return f"{type(err).__name__}: " + " | ".join(keep)[:1200]
 
 
-def build(graph: Graph, args, reference, numpy_fn, fn_name: str = "compiled") -> NativeProgram:
+def build(graph: Graph, args, reference, numpy_fn, fn_name: str = "compiled",
+          copy_outputs: bool = True) -> NativeProgram:
     """Compile `graph` (optimised) to the compiled tier, run it on `args` and check it
     against `reference` (what the NumPy tier's code, `numpy_fn`, gave on the same arguments).
-    Regions numba cannot compile run as NumPy code; a mismatch raises `Mismatch`."""
+    Regions numba cannot compile run as NumPy code; a mismatch raises `Mismatch`.
+    `copy_outputs` is the NumPy tier's setting (codegen.generate): False where an output may
+    be an input itself (an eager program's residuals), which is then not copied."""
     from numba.core.errors import NumbaError
     if any(e.primitive.effect for e in graph.eqns):
         raise Mismatch("a program with side effects (debug callbacks) stays on the NumPy "
@@ -982,7 +985,7 @@ def build(graph: Graph, args, reference, numpy_fn, fn_name: str = "compiled") ->
             return region.numpy_code()(*a[:n_in])
         return call
 
-    trial, _ = compile_graph(_driver_graph(graph, items, checked), fn_name)
+    trial, _ = compile_graph(_driver_graph(graph, items, checked), fn_name, copy_outputs)
     got = trial(*args)
     fallbacks = []
     if failed:
@@ -1015,5 +1018,6 @@ def build(graph: Graph, args, reference, numpy_fn, fn_name: str = "compiled") ->
             check_same(got, reference, slack)
         except Mismatch:
             raise err from None
-    fn, src = compile_graph(_driver_graph(graph, items, lambda r: r.kernel), fn_name)
+    fn, src = compile_graph(_driver_graph(graph, items, lambda r: r.kernel), fn_name,
+                            copy_outputs)
     return NativeProgram(fn, src, regions, fallbacks)

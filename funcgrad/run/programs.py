@@ -55,9 +55,10 @@ def lookup(key, make_graph, in_avals: list, n_live: int) -> Program | None:
             lambda *xs: eval_graph(graph, list(xs)), in_avals, live, "program")
         # each half moves to the compiled tier as a jitted function does ($FUNCGRAD_JIT_BACKEND)
         backend = resolve_backend(None)
-        prog = Program(Tiered(fwd_graph, fwd, backend, "program_fwd"),
-                       Tiered(bwd_graph, bwd, backend, "program_bwd"), fwd_graph, bwd_graph,
-                       pos, nonzero, len(graph.outvars))
+        # (generated without copying returned inputs: see rules.compile_vjp)
+        prog = Program(Tiered(fwd_graph, fwd, backend, "program_fwd", copy_outputs=False),
+                       Tiered(bwd_graph, bwd, backend, "program_bwd", copy_outputs=False),
+                       fwd_graph, bwd_graph, pos, nonzero, len(graph.outvars))
     except Exception:
         rules.failures[0] += 1
         prog = GENERAL

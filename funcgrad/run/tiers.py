@@ -43,9 +43,10 @@ class Tiered:
     """
 
     def __init__(self, graph: Graph, fn: Callable, backend: str = "numpy",
-                 name: str = "compiled"):
+                 name: str = "compiled", copy_outputs: bool = True):
         self.graph, self.fn, self.numpy_fn = graph, fn, fn
         self.backend, self.name = backend, name
+        self.copy_outputs = copy_outputs     # as `fn` was generated (codegen.generate)
         self.tier = "numpy"
         self.native = None                 # the NativeProgram, once compiled and checked
         self.native_error: str | None = None
@@ -81,7 +82,8 @@ class Tiered:
 
     def _compile_native(self, args, reference) -> None:
         try:
-            prog = native.build(self.graph, args, reference, self.numpy_fn, self.name)
+            prog = native.build(self.graph, args, reference, self.numpy_fn, self.name,
+                                self.copy_outputs)
             if self.backend == "auto":
                 # swapped in only where it is faster: a kernel can lose to NumPy's SIMD
                 # functions and BLAS calls on large arrays
