@@ -325,9 +325,12 @@ class KernelBuilder:
             order.append(node)
             stack.extend(x for x in node.vals if isinstance(x, Pending))
         order.reverse()
-        # small operands become arrays before the loop, where the loop body can index them
-        operands = {id(node): [self.pack(x, v.aval) if isinstance(x, Small) else x
-                               for x, v in zip(node.vals, node.eqn.inputs)] for node in order}
+        # small operands become arrays before the loop, where the loop body can index them,
+        # and scalar expressions names (computed once, not once per element)
+        operands = {id(node): [self.pack(x, v.aval) if isinstance(x, Small) else
+                               self.materialize(x) if isinstance(x, str) and v.aval.ndim == 0
+                               else x for x, v in zip(node.vals, node.eqn.inputs)]
+                    for node in order}
         out = root.eqn.outputs[0].aval
         name = self._dying_buffer(order, operands, out)
         if name is None:
