@@ -348,6 +348,12 @@ def test_kernels_are_cached_on_disk_across_processes(tmp_path):
     # the second process found the module and numba's index: nothing was written again
     assert kernels[0].stat().st_mtime_ns == stamp
     assert list((tmp_path / "kernels").glob("funcgrad_kernel_*.py")) == kernels
+    # numba's cache does not key on the optimisation level: code compiled at another level
+    # is a kernel file of its own, never loaded in place of level 3's (it ran 2x slower)
+    subprocess.run(run, env=dict(env, NUMBA_OPT="2"), check=True, capture_output=True,
+                   text=True)
+    assert len(list((tmp_path / "kernels").glob("funcgrad_kernel_*.py"))) == 2
+    assert kernels[0].stat().st_mtime_ns == stamp
 
 
 def test_a_small_carry_packed_inside_the_loop_is_returned_with_its_last_values():

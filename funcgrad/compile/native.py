@@ -835,7 +835,11 @@ def load_kernel(source: str):
         disp = _kernels.get(source)
         if disp is not None:
             return disp
-        text = _HEADER + _DECORATOR + source
+        # numba's disk cache does not key on the optimisation level: a kernel compiled at
+        # NUMBA_OPT=0 (as the test suite runs) would be loaded, slow, at level 3. So the level
+        # is part of the text, hence of the file name.
+        from numba.core import config
+        text = f"# numba optimisation level {config.OPT}\n" + _HEADER + _DECORATOR + source
         digest = hashlib.sha256(text.encode()).hexdigest()[:24]
         name = f"funcgrad_kernel_{digest}"
         path = os.path.join(_writable_dir(), name + ".py")
