@@ -839,7 +839,7 @@ def load_kernel(source: str):
         # NUMBA_OPT=0 (as the test suite runs) would be loaded, slow, at level 3. So the level
         # is part of the text, hence of the file name.
         from numba.core import config
-        text = f"# numba optimisation level {config.OPT}\n" + _HEADER + _DECORATOR + source
+        text = f"# numba optimisation level {int(config.OPT)}\n" + _HEADER + _DECORATOR + source
         digest = hashlib.sha256(text.encode()).hexdigest()[:24]
         name = f"funcgrad_kernel_{digest}"
         path = os.path.join(_writable_dir(), name + ".py")

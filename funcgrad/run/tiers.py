@@ -19,6 +19,7 @@ import numpy as np
 
 from ..compile import native
 from ..core.ir import Graph
+from . import allocator
 
 BACKENDS = ("numpy", "compiled", "auto")
 
@@ -44,6 +45,7 @@ class Tiered:
 
     def __init__(self, graph: Graph, fn: Callable, backend: str = "numpy",
                  name: str = "compiled", copy_outputs: bool = True):
+        allocator.tune()    # compiled code allocates alike call after call: see allocator.py
         self.graph, self.fn, self.numpy_fn = graph, fn, fn
         self.backend, self.name = backend, name
         self.copy_outputs = copy_outputs     # as `fn` was generated (codegen.generate)
