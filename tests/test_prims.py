@@ -487,7 +487,7 @@ def test_every_primitive_has_its_rules_and_a_case():
 # Every slot of Primitive, and what each primitive must declare in it. A slot that may be
 # left at its default says so here; a new slot without an entry fails the test below.
 REQUIRED = {"name", "abstract_eval", "batch", "cost"}              # every primitive
-CALLABLE_OR_NONE = {"impl", "jvp", "transpose", "lower", "simplify", "native"}
+CALLABLE_OR_NONE = {"impl", "jvp", "transpose", "lower", "simplify", "expand", "native"}
 BOOLEAN = {"multiple_results", "linear", "nondiff", "elementwise", "commutative", "fresh",
            "effect"}
 BOOLEAN_OR_PREDICATE = {"checks_values"}                           # a function of the params

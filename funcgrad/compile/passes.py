@@ -155,9 +155,27 @@ def _const_atom(val: np.ndarray, aval: ArrayType, const_of, new_consts):
     return v
 
 
+def expand(graph: Graph) -> Graph:
+    """Each primitive's `expand` rule: an equation replaced by the equations it returns, which
+    compute the same outputs in a better structure (scan: products taken out of its loop)."""
+    eqns, changed = [], False
+    for eqn in graph.eqns:
+        new = eqn.primitive.expand(eqn) if eqn.primitive.expand is not None else None
+        if new is None:
+            eqns.append(eqn)
+        else:
+            eqns.extend(new)
+            changed = True
+    if not changed:
+        return graph
+    return _rebuild(graph, graph.outvars, eqns, list(zip(graph.constvars, graph.consts)))
+
+
 def optimize(graph: Graph) -> Graph:
-    """The jit pipeline: simplify and fold, share common subexpressions, drop dead code."""
+    """The jit pipeline: simplify and fold, share common subexpressions, restructure (the
+    `expand` rules), simplify again, drop dead code."""
     graph = fold_and_simplify(graph)
     graph = cse(graph)
+    graph = expand(graph)
     graph = fold_and_simplify(graph)
     return dce(graph)

@@ -17,14 +17,15 @@ import numpy as np
 
 from .. import tree
 from ..core.cost import graph_cost
-from ..core.ir import Graph, Lit, UndefinedPrimal, Var
+from ..core.ir import Eqn, Graph, Lit, UndefinedPrimal, Var, dce
 from ..core.primitive import Primitive
 from ..core.source import where
 from ..core.trace import GraphTrace, current_trace
 from ..core.types import ArrayType, is_float, type_of
-from ..prims.elementwise import add, convert
+from ..prims.elementwise import add, add_p, convert
+from ..prims.linalg import dot_general_p
 from ..prims.reductions import reduce_max
-from ..prims.shape import batch_size, bdim_to, zeros
+from ..prims.shape import batch_size, bdim_to, reduce_sum_p, reshape_p, transpose_p, zeros
 from ..transforms.ad import backward_pass
 from ..transforms.api import as_value
 from ..transforms.interpret import eval_graph
@@ -248,10 +249,196 @@ def _scan_native(k, args, eqn):
     return carry + ys
 
 
+# ------------------------------------------------ the optimiser: products taken out of a scan
+
+_STACKED_BYTES = 1 << 25    # new stacked values one scan's restructuring may allocate (32 MB)
+
+
+def _scan_expand(eqn: Eqn) -> list[Eqn] | None:
+    """The scan with its products taken out of the loop, where that turns `length` small
+    matrix products into one large one (one BLAS call at full speed):
+
+    - hoisted: `x_t . W`, a product of an x slice and a loop constant, becomes `X . W` over
+      every step before the loop, read back a slice per step (an RNN's input projection);
+    - sunk: a carry that only accumulates, `acc + u_t` with `u_t` a product or a sum of x
+      slices, constants and values of the step, becomes `acc + sum_t u_t` after the loop, one
+      product over the values the loop now stacks (backpropagation through time's weight
+      gradients, sum_t x_t^T d_t, as X^T D).
+
+    The sums run in another order: the results agree to rounding. None if nothing applies."""
+    p = eqn.params
+    body, nc, nk, n = p["body"], p["num_consts"], p["num_carry"], p["length"]
+    if n < 2 or body.constvars:
+        return None
+    k_vars, x_vars = body.invars[nc:nc + nk], body.invars[nc + nk:]
+    consts = set(body.invars[:nc])
+    outer = dict(zip(body.invars, eqn.inputs))  # consts, initial carries, stacked xs
+    sliced = set(x_vars)                # values read a slice per step from a stacked array
+    uses: dict = {}
+    producer: dict = {}
+    for e in body.eqns:
+        for v in e.inputs:
+            if isinstance(v, Var):
+                uses[v] = uses.get(v, 0) + 1
+        for o in e.outputs:
+            producer[o] = e
+    for v in body.outvars:
+        if isinstance(v, Var):
+            uses[v] = uses.get(v, 0) + 1
+    budget = [_STACKED_BYTES]
+    before: list[Eqn] = []
+    after: list[Eqn] = []
+    taken: set = set()                  # body equations the loop no longer runs
+    new_x: list = []                    # (body var now read per step, its stacked outer var)
+    new_y: list = []                    # (body var now stacked, its outer var)
+
+    def afford(aval: ArrayType) -> bool:
+        size = n * aval.size * aval.dtype.itemsize
+        if size > budget[0]:
+            return False
+        budget[0] -= size
+        return True
+
+    # 1. hoisting: a product of an x slice and a constant
+    for e in body.eqns:
+        if e.primitive is not dot_general_p or e.params["batch"] != ((), ()):
+            continue
+        a, b = e.inputs
+        side = 0 if a in sliced and b in consts else 1 if b in sliced and a in consts else None
+        out = e.outputs[0]
+        if side is None or not afford(out.aval):
+            continue
+        stacked = _product_over_steps(before, e, side, outer[e.inputs[side]],
+                                      outer[e.inputs[1 - side]], n)
+        taken.add(e)
+        new_x.append((out, stacked))
+        sliced.add(out)
+        outer[out] = stacked
+
+    def stacked_value(v):
+        """The values of `v` over the steps, as an outer variable (None: not affordable)."""
+        if v in sliced:
+            return outer[v]
+        for bv, ov in new_y:
+            if bv is v:
+                return ov
+        if not afford(v.aval):
+            return None
+        ov = Var(ArrayType((n,) + v.aval.shape, v.aval.dtype))
+        new_y.append((v, ov))
+        return ov
+
+    # 2. sinking: a carry that only accumulates per-step products or sums
+    kept = []
+    for k, (kin, kout) in enumerate(zip(k_vars, body.outvars[:nk])):
+        acc = producer.get(kout) if isinstance(kout, Var) else None
+        total = None
+        if acc is not None and acc.primitive is add_p and uses.get(kin) == 1 and \
+                uses.get(kout) == 1 and kin in acc.inputs and acc.inputs[0] is not acc.inputs[1]:
+            u = acc.inputs[1] if acc.inputs[0] is kin else acc.inputs[0]
+            if isinstance(u, Var) and u.aval.shape == kin.aval.shape and \
+                    u.aval.dtype == kin.aval.dtype and u in producer:
+                total = _summed_over_steps(after, producer[u], consts, outer, stacked_value, n)
+        if total is None:
+            kept.append(k)
+            continue
+        after.append(Eqn(add_p, [outer[kin], total], [eqn.outputs[k]], {}, eqn.source))
+        taken.add(acc)
+    if not taken:
+        return None
+    new_body = dce(Graph(body.invars[:nc] + [k_vars[k] for k in kept] + x_vars
+                         + [bv for bv, _ in new_x],
+                         [body.outvars[k] for k in kept] + body.outvars[nk:]
+                         + [bv for bv, _ in new_y],
+                         [e for e in body.eqns if e not in taken]))
+    ins = (eqn.inputs[:nc] + [eqn.inputs[nc + k] for k in kept] + eqn.inputs[nc + nk:]
+           + [ov for _, ov in new_x])
+    outs = [eqn.outputs[k] for k in kept] + eqn.outputs[nk:] + [ov for _, ov in new_y]
+    loop = Eqn(scan_p, ins, outs, dict(p, body=new_body, num_carry=len(kept)), eqn.source)
+    return before + [loop] + after
+
+
+def _emit(eqns: list, prim, ins: list, aval: ArrayType, source, **params) -> Var:
+    out = Var(aval)
+    eqns.append(Eqn(prim, ins, [out], params, source))
+    return out
+
+
+def _product_over_steps(eqns: list, e: Eqn, side: int, xs, w, n: int) -> Var:
+    """`e`'s product of x slices (operand `side`, stacked in `xs`) and the constant `w`, for
+    every step at once: an array with the steps on axis 0."""
+    (lc, rc), out = e.params["contract"], e.outputs[0].aval
+    x_aval = e.inputs[side].aval
+    stacked = ArrayType((n,) + out.shape, out.dtype)
+    if side == 0 and x_aval.ndim == 2 and lc == (1,):
+        # a matrix product of (n * rows) rows: the stacked rows need no copy
+        rows = _emit(eqns, reshape_p, [xs], ArrayType((n * x_aval.shape[0], x_aval.shape[1]),
+                     x_aval.dtype), e.source, shape=(n * x_aval.shape[0], x_aval.shape[1]))
+        flat = _emit(eqns, dot_general_p, [rows, w], ArrayType(
+            (n * out.shape[0],) + out.shape[1:], out.dtype), e.source, contract=(lc, rc),
+            batch=((), ()))
+        return _emit(eqns, reshape_p, [flat], stacked, e.source, shape=stacked.shape)
+    if side == 0:
+        return _emit(eqns, dot_general_p, [xs, w], stacked, e.source,
+                     contract=(tuple(a + 1 for a in lc), rc), batch=((), ()))
+    # w . x_t: the steps come out after w's free axes, and are moved to the front
+    n_free = e.inputs[0].aval.ndim - len(lc)
+    raw_shape = out.shape[:n_free] + (n,) + out.shape[n_free:]
+    raw = _emit(eqns, dot_general_p, [w, xs], ArrayType(raw_shape, out.dtype), e.source,
+                contract=(lc, tuple(a + 1 for a in rc)), batch=((), ()))
+    perm = (n_free,) + tuple(a for a in range(len(raw_shape)) if a != n_free)
+    return _emit(eqns, transpose_p, [raw], stacked, e.source, perm=perm)
+
+
+def _summed_over_steps(eqns: list, e: Eqn, consts: set, outer: dict, stacked_value,
+                       n: int) -> Var | None:
+    """sum over the steps of `e`'s output, computed after the loop from its operands' values
+    over the steps (`stacked_value`) or, for loop constants, their one value; None where `e`
+    is not a product or a sum."""
+    out = e.outputs[0].aval
+    if e.primitive is reduce_sum_p:
+        (v,) = e.inputs
+        sv = stacked_value(v) if isinstance(v, Var) and v not in consts else None
+        if sv is None:
+            return None
+        axes = (0,) + tuple(a + 1 for a in e.params["axes"])
+        return _emit(eqns, reduce_sum_p, [sv], out, e.source, axes=axes)
+    if e.primitive is not dot_general_p or e.params["batch"] != ((), ()) or \
+            not all(isinstance(v, Var) for v in e.inputs) or all(v in consts for v in e.inputs):
+        return None
+    (lc, rc) = e.params["contract"]
+    a, b = e.inputs
+    if a in consts or b in consts:
+        # sum_t c . v_t = c . sum_t v_t
+        v = b if a in consts else a
+        sv = stacked_value(v)
+        if sv is None:
+            return None
+        vsum = _emit(eqns, reduce_sum_p, [sv], v.aval, e.source, axes=(0,))
+        ins = [outer[a], vsum] if a in consts else [vsum, outer[b]]
+        return _emit(eqns, dot_general_p, ins, out, e.source, contract=(lc, rc),
+                     batch=((), ()))
+    sa, sb = stacked_value(a), stacked_value(b)
+    if sa is None or sb is None:
+        return None
+    if lc == (0,) and rc == (0,):
+        # sum_t a_t^T b_t over leading axes: the steps join them (a reshape, no copy)
+        flat = []
+        for sv, v in ((sa, a), (sb, b)):
+            shape = (n * v.aval.shape[0],) + v.aval.shape[1:]
+            flat.append(_emit(eqns, reshape_p, [sv], ArrayType(shape, v.aval.dtype),
+                              e.source, shape=shape))
+        return _emit(eqns, dot_general_p, flat, out, e.source, contract=(lc, rc),
+                     batch=((), ()))
+    return _emit(eqns, dot_general_p, [sa, sb], out, e.source,
+                 contract=((0,) + tuple(x + 1 for x in lc), (0,) + tuple(x + 1 for x in rc)),
+                 batch=((), ()))
+
+
 # Not `fresh` (nor is while): a body may hand its carry back unchanged.
 scan_p = Primitive("scan", _scan_impl, _scan_type, jvp=_scan_jvp, transpose=_scan_transpose,
                    batch=_scan_batch, native=_scan_native, cost=_scan_cost,
-                   multiple_results=True)
+                   expand=_scan_expand, multiple_results=True)
 
 
 def scan(f: Callable, init, xs=None, length: int | None = None, reverse: bool = False):

@@ -16,7 +16,7 @@ registry: dict[str, Primitive] = {}
 # Slots whose code other code is derived from (the eager executor's compiled rules): assigning
 # one tells the listeners, which clear those caches.
 _RULE_SLOTS = frozenset({"impl", "abstract_eval", "jvp", "transpose", "batch", "lower",
-                         "simplify", "native"})
+                         "simplify", "expand", "native"})
 _rule_listeners: list[Callable[[], None]] = []
 
 
@@ -63,7 +63,9 @@ class Primitive:
     derivative; nonlinear primitives), `transpose` (linear primitives), `batch` (vmap),
     `lower(in_avals, params) -> Lowering | None` (its generated code; None: call `impl`),
     `simplify(graph, ins, params, out_aval) -> atom | Eqn | None` (an algebraic rewrite for
-    the optimiser), `cost(*in_avals, **params) -> FLOPs`, `native(kernel, args, eqn) ->
+    the optimiser), `expand(eqn) -> list[Eqn] | None` (equations the optimiser puts in the
+    equation's place: the same outputs in a better structure, e.g. a scan with products taken
+    out of its loop), `cost(*in_avals, **params) -> FLOPs`, `native(kernel, args, eqn) ->
     expression(s)` (its code in a compiled-tier kernel, from the operands' expressions; it
     raises `kernel.Unsupported` where it has none, and that region runs as NumPy code).
     Facts: `multiple_results`, `linear`, `nondiff` (zero derivative), `elementwise`,
@@ -81,15 +83,15 @@ class Primitive:
     """
 
     __slots__ = ("name", "impl", "abstract_eval", "jvp", "transpose", "batch", "lower",
-                 "simplify", "native", "cost", "multiple_results", "linear", "nondiff",
+                 "simplify", "expand", "native", "cost", "multiple_results", "linear", "nondiff",
                  "elementwise", "commutative", "fresh", "checks_values", "effect", "domain",
                  "__weakref__")
 
     def __init__(self, name: str, impl: Callable | None, abstract_eval: Callable, *,
                  jvp: Callable | None = None, transpose: Callable | None = None,
                  batch: Callable | None = None, lower: Callable | None = None,
-                 simplify: Callable | None = None, native: Callable | None = None,
-                 cost: Callable | None = None,
+                 simplify: Callable | None = None, expand: Callable | None = None,
+                 native: Callable | None = None, cost: Callable | None = None,
                  multiple_results: bool = False, linear: bool = False, nondiff: bool = False,
                  elementwise: bool = False, commutative: bool = False, fresh: bool = False,
                  checks_values: bool | Callable[..., bool] = False, effect: bool = False,
@@ -99,7 +101,8 @@ class Primitive:
         setattr_ = object.__setattr__   # no rule-change notifications while declaring
         for slot, value in (("name", name), ("impl", impl), ("abstract_eval", abstract_eval),
                             ("jvp", jvp), ("transpose", transpose), ("batch", batch),
-                            ("lower", lower), ("simplify", simplify), ("native", native),
+                            ("lower", lower), ("simplify", simplify), ("expand", expand),
+                            ("native", native),
                             ("cost", cost),
                             ("multiple_results", multiple_results), ("linear", linear),
                             ("nondiff", nondiff), ("elementwise", elementwise),
