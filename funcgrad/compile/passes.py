@@ -81,10 +81,10 @@ class Rewrite:
         known, val = self.value(atom)
         return known and np.ndim(val) == 0 and val == x
 
-    def is_ones(self, atom) -> bool:
-        """Is the atom a known array of ones (not a scalar)?"""
+    def is_filled(self, atom, x) -> bool:
+        """Is the atom a known array (not a scalar) whose every element equals x?"""
         known, val = self.value(atom)
-        return known and np.ndim(val) > 0 and bool(np.all(np.asarray(val) == 1))
+        return known and np.ndim(val) > 0 and bool(np.all(np.asarray(val) == x))
 
     @staticmethod
     def same_type(atom, aval: ArrayType) -> bool:
@@ -174,8 +174,10 @@ def expand(graph: Graph) -> Graph:
 def optimize(graph: Graph) -> Graph:
     """The jit pipeline: simplify and fold, share common subexpressions, restructure (the
     `expand` rules), simplify again, drop dead code."""
-    graph = fold_and_simplify(graph)
-    graph = cse(graph)
-    graph = expand(graph)
-    graph = fold_and_simplify(graph)
+    graph = cse(fold_and_simplify(graph))
+    expanded = expand(graph)
+    changed = expanded is not graph
+    graph = fold_and_simplify(expanded)
+    if changed:
+        graph = cse(graph)      # what the new equations share (a reshape of the same input)
     return dce(graph)

@@ -349,14 +349,15 @@ abs_p.jvp = _abs_jvp
 
 # --- simplification rules (the optimiser's algebra; `g` is its Rewrite context) -------------
 
-def _identity_rule(neutral, *, left: bool = True, right: bool = True, ones: bool = False):
-    """x op neutral -> x (and neutral op x -> x with `left`); `ones`: also a known array of
-    ones. Then operands that are broadcasts NumPy's own broadcasting makes unnecessary."""
+def _identity_rule(neutral, *, left: bool = True, right: bool = True):
+    """x op neutral -> x (and neutral op x -> x with `left`), the neutral element a scalar or a
+    known array of it (an accumulator's zeros, say). Then operands that are broadcasts NumPy's
+    own broadcasting makes unnecessary."""
     def rule(g, ins, params, out):
         x, y = ins
         pairs = ([(x, y)] if right else []) + ([(y, x)] if left else [])
         for a, b in pairs:
-            if (g.is_scalar(b, neutral) or ones and g.is_ones(b)) and g.same_type(a, out):
+            if (g.is_scalar(b, neutral) or g.is_filled(b, neutral)) and g.same_type(a, out):
                 return a
         return _without_broadcasts(rule.prim, g, ins, params, out)
     return rule
@@ -392,7 +393,7 @@ def _unbroadcast_operand(g, atom, ins, i, out):
         atom = inner
 
 
-for _p, _rule in ((mul_p, _identity_rule(1, ones=True)), (add_p, _identity_rule(0)),
+for _p, _rule in ((mul_p, _identity_rule(1)), (add_p, _identity_rule(0)),
                   (sub_p, _identity_rule(0, left=False)), (div_p, _identity_rule(1, left=False))):
     _rule.prim = _p
     _p.simplify = _rule
