@@ -4,6 +4,8 @@ carry that only accumulates products or sums is summed after it. The results are
 the loop as written (to rounding), in every tier, and the graphs show the products moved."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import funcgrad as fg
 import funcgrad.numpy as fnp
@@ -134,3 +136,47 @@ def test_stacked_values_beyond_the_memory_budget_stay_in_the_loop(monkeypatch):
     assert _products_in(forward.params["body"]) == 2
     assert backward.params["num_carry"] == 4
     _close(vg(*args), fg.jit(fg.value_and_grad(unrolled_loss), backend="numpy")(*args))
+
+
+@settings(max_examples=12, deadline=None, derandomize=True)
+@given(st.data())
+def test_random_loops_agree_with_the_loop_unrolled(data):
+    """Random step shapes, directions, product sides and accumulations: jit (restructured)
+    agrees with the same loop unrolled in Python, values and gradients."""
+    t, b, d, h = (data.draw(st.integers(2, 5), label=n) for n in "tbdh")
+    reverse = data.draw(st.booleans(), label="reverse")
+    left = data.draw(st.booleans(), label="constant on the left")
+    acc_kind = data.draw(st.sampled_from(["xTd", "cd", "sum", "none"]), label="accumulator")
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16), label="seed"))
+    w, c = rng.standard_normal((d, h)), rng.standard_normal((h, h))
+    xs = rng.standard_normal((t, d, b) if left else (t, b, d))
+    h0 = rng.standard_normal((b, h))
+
+    def step(carry, x):
+        hid, acc = carry
+        proj = (w.T @ x).T if left else x @ w
+        new = fnp.tanh(proj + hid @ c)
+        xb = x.T if left else x
+        extra = {"xTd": lambda: xb.T @ new, "cd": lambda: w @ new.T,
+                 "sum": lambda: fnp.sum(new * new, axis=0),
+                 "none": lambda: 0.0 * acc}[acc_kind]()
+        return (new, acc + extra), fnp.sum(new, axis=1)
+
+    acc0 = np.zeros({"xTd": (d, h), "cd": (d, b), "sum": (h,), "none": (1,)}[acc_kind])
+
+    def looped(h0, xs):
+        (hid, acc), ys = fg.scan(step, (h0, acc0), xs, reverse=reverse)
+        return fnp.sum(hid) + fnp.sum(acc * acc) + fnp.sum(ys * ys)
+
+    def unrolled(h0, xs):
+        carry, ys = (h0, acc0), [None] * t
+        for i in (range(t - 1, -1, -1) if reverse else range(t)):
+            carry, ys[i] = step(carry, xs[i])
+        return fnp.sum(carry[0]) + fnp.sum(carry[1] * carry[1]) + fnp.sum(fnp.stack(ys) ** 2)
+
+    vg = fg.value_and_grad(looped, argnums=(0, 1))
+    forward = _scans(fg.jit(vg, backend="numpy").lower(h0, xs).graph)[0]
+    assert _products_in(forward.params["body"]) == 1       # hid @ c: the rest moved out
+    _close(fg.jit(vg, backend="numpy")(h0, xs),
+           fg.jit(fg.value_and_grad(unrolled, argnums=(0, 1)), backend="numpy")(h0, xs),
+           rtol=1e-10)
