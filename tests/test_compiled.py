@@ -298,6 +298,26 @@ def test_auto_compiles_a_hot_signature_in_the_background(monkeypatch):
     _close(f(x0), fg.grad(_ode)(x0), "auto, compiled")
 
 
+def test_auto_compiles_for_read_only_arguments_as_they_are_called(monkeypatch):
+    """The background compilation sees arguments of the hot call's types: a read-only array
+    (as an eager program's constants are) is a numba type of its own, which would otherwise be
+    compiled on the calling thread at the first call after the swap."""
+    from funcgrad.run import tiers
+    monkeypatch.setenv("FUNCGRAD_JIT_HOT_CALLS", "2")
+    timings = iter([2e-5, 1e-5])        # NumPy tier 20 us, compiled tier 10 us: swapped in
+    monkeypatch.setattr(tiers, "_best_time", lambda fn, args: next(timings))
+    x = np.linspace(0.0, 1.0, 40)
+    x.flags.writeable = False
+    f = fg.jit(lambda x: fnp.sum(fnp.tanh(x) * x), backend="auto")
+    f(x)
+    f(x)
+    stage = f.lower(x)
+    assert stage.wait(120) == "compiled", stage.native_error
+    f(x)
+    kernels = [r.kernel for r in stage.native.regions]
+    assert all(len(k.signatures) == 1 and not k.signatures[0][0].mutable for k in kernels)
+
+
 def test_auto_keeps_the_numpy_tier_where_it_is_faster(monkeypatch):
     from funcgrad.run import tiers
     monkeypatch.setenv("FUNCGRAD_JIT_HOT_CALLS", "2")

@@ -77,7 +77,7 @@ class Tiered:
         self.calls += 1
         if self.calls == _hot_calls():
             self.fn = self.numpy_fn      # stop counting; the compiled tier swaps itself in
-            args = [a.copy() if type(a) is np.ndarray else a for a in flat]
+            args = [_copy(a) if type(a) is np.ndarray else a for a in flat]
             ref = [np.array(o, copy=True) for o in out]
             _submit(self._compile_native, args, ref)
         return out
@@ -107,6 +107,15 @@ class Tiered:
 
     def __call__(self, *flat_args):
         return self.fn(*flat_args)
+
+
+def _copy(a: np.ndarray) -> np.ndarray:
+    """A copy that is read-only where `a` is: numba compiles a kernel per argument type, and
+    read-only arrays (the constants an eager program reads) are a type of their own, which
+    would otherwise be compiled on the calling thread at the first call after the swap."""
+    c = a.copy()
+    c.flags.writeable = a.flags.writeable
+    return c
 
 
 def _best_time(fn, args, budget: float = 0.05) -> float:
