@@ -180,3 +180,17 @@ def test_random_loops_agree_with_the_loop_unrolled(data):
     _close(fg.jit(vg, backend="numpy")(h0, xs),
            fg.jit(fg.value_and_grad(unrolled, argnums=(0, 1)), backend="numpy")(h0, xs),
            rtol=1e-10)
+
+
+def test_an_accumulated_product_of_inputs_and_a_constant_is_one_small_product():
+    """acc + x_t @ W: hoisted, then summed, the product is (sum_t x_t) @ W; the loop reads
+    neither the x slices nor W any more."""
+    def f(xs):
+        return fg.scan(lambda acc, x: (acc + x @ WX, fnp.sum(x)), np.zeros((B, H)), xs)
+    jitted = fg.jit(f, backend="numpy")
+    graph = jitted.lower(XS).graph
+    (loop,) = _scans(graph)
+    products = [e for e in graph.eqns if e.primitive is dot_general_p]
+    assert loop.params["num_carry"] == 0 and loop.params["num_consts"] == 0
+    assert len(products) == 1 and products[0].inputs[0].aval.shape == (B, D)
+    _close(jitted(XS), f(XS))

@@ -315,18 +315,18 @@ def _scan_expand(eqn: Eqn) -> list[Eqn] | None:
         sliced.add(out)
         outer[out] = stacked
 
-    def stacked_value(v):
-        """The values of `v` over the steps, as an outer variable (None: not affordable)."""
-        if v in sliced:
-            return outer[v]
-        for bv, ov in new_y:
-            if bv is v:
-                return ov
-        if not afford(v.aval):
+    def stacked_values(*vs):
+        """The values of each of `vs` over the steps, as outer variables (the loop stacks
+        those it does not read per step already); None if they are not all affordable."""
+        stacked = {bv: ov for bv, ov in new_y}
+        missing = list({v: None for v in vs if v not in sliced and v not in stacked})
+        if not afford(ArrayType((sum(v.aval.size * v.aval.dtype.itemsize for v in missing),),
+                                np.dtype(np.uint8))):
             return None
-        ov = Var(ArrayType((n,) + v.aval.shape, v.aval.dtype))
-        new_y.append((v, ov))
-        return ov
+        for v in missing:
+            stacked[v] = Var(ArrayType((n,) + v.aval.shape, v.aval.dtype))
+            new_y.append((v, stacked[v]))
+        return [outer[v] if v in sliced else stacked[v] for v in vs]
 
     # 2. sinking: a carry that only accumulates per-step products or sums
     kept = []
@@ -338,7 +338,7 @@ def _scan_expand(eqn: Eqn) -> list[Eqn] | None:
             u = acc.inputs[1] if acc.inputs[0] is kin else acc.inputs[0]
             if isinstance(u, Var) and u.aval.shape == kin.aval.shape and \
                     u.aval.dtype == kin.aval.dtype and u in producer:
-                total = _summed_over_steps(after, producer[u], consts, outer, stacked_value, n)
+                total = _summed_over_steps(after, producer[u], consts, outer, stacked_values, n)
         if total is None:
             kept.append(k)
             continue
@@ -346,16 +346,22 @@ def _scan_expand(eqn: Eqn) -> list[Eqn] | None:
         taken.add(acc)
     if not taken:
         return None
-    new_body = dce(Graph(body.invars[:nc] + [k_vars[k] for k in kept] + x_vars
-                         + [bv for bv, _ in new_x],
-                         [body.outvars[k] for k in kept] + body.outvars[nk:]
-                         + [bv for bv, _ in new_y],
-                         [e for e in body.eqns if e not in taken]))
-    ins = (eqn.inputs[:nc] + [eqn.inputs[nc + k] for k in kept] + eqn.inputs[nc + nk:]
-           + [ov for _, ov in new_x])
+    outvars = ([body.outvars[k] for k in kept] + body.outvars[nk:] + [bv for bv, _ in new_y])
+    new_body = dce(Graph(body.invars, outvars, [e for e in body.eqns if e not in taken]))
+    # the consts and x slices the loop still reads (a hoisted product's operands may not be,
+    # nor a hoisted product whose only reader was an accumulation taken out too)
+    read = {v for e in new_body.eqns for v in e.inputs} | set(outvars)
+    consts_kept = [v for v in body.invars[:nc] if v in read]
+    xs_kept = [v for v in x_vars + [bv for bv, _ in new_x] if v in read]
+    new_body = Graph(consts_kept + [k_vars[k] for k in kept] + xs_kept, outvars,
+                     new_body.eqns)
+    outer_x = dict(zip(x_vars, eqn.inputs[nc + nk:])) | dict(new_x)
+    ins = ([outer[v] for v in consts_kept] + [eqn.inputs[nc + k] for k in kept]
+           + [outer_x[v] for v in xs_kept])
     outs = [eqn.outputs[k] for k in kept] + eqn.outputs[nk:] + [ov for _, ov in new_y]
-    loop = Eqn(scan_p, ins, outs, dict(p, body=new_body, num_carry=len(kept)), eqn.source)
-    return before + [loop] + after
+    loop = Eqn(scan_p, ins, outs, dict(p, body=new_body, num_consts=len(consts_kept),
+                                       num_carry=len(kept)), eqn.source)
+    return before + [loop] + after       # (the optimiser's DCE drops what none reads)
 
 
 def _emit(eqns: list, prim, ins: list, aval: ArrayType, source, **params) -> Var:
@@ -390,17 +396,18 @@ def _product_over_steps(eqns: list, e: Eqn, side: int, xs, w, n: int) -> Var:
     return _emit(eqns, transpose_p, [raw], stacked, e.source, perm=perm)
 
 
-def _summed_over_steps(eqns: list, e: Eqn, consts: set, outer: dict, stacked_value,
+def _summed_over_steps(eqns: list, e: Eqn, consts: set, outer: dict, stacked_values,
                        n: int) -> Var | None:
     """sum over the steps of `e`'s output, computed after the loop from its operands' values
-    over the steps (`stacked_value`) or, for loop constants, their one value; None where `e`
+    over the steps (`stacked_values`) or, for loop constants, their one value; None where `e`
     is not a product or a sum."""
     out = e.outputs[0].aval
     if e.primitive is reduce_sum_p:
         (v,) = e.inputs
-        sv = stacked_value(v) if isinstance(v, Var) and v not in consts else None
-        if sv is None:
+        got = stacked_values(v) if isinstance(v, Var) and v not in consts else None
+        if got is None:
             return None
+        (sv,) = got
         axes = (0,) + tuple(a + 1 for a in e.params["axes"])
         return _emit(eqns, reduce_sum_p, [sv], out, e.source, axes=axes)
     if e.primitive is not dot_general_p or e.params["batch"] != ((), ()) or \
@@ -411,16 +418,18 @@ def _summed_over_steps(eqns: list, e: Eqn, consts: set, outer: dict, stacked_val
     if a in consts or b in consts:
         # sum_t c . v_t = c . sum_t v_t
         v = b if a in consts else a
-        sv = stacked_value(v)
-        if sv is None:
+        got = stacked_values(v)
+        if got is None:
             return None
+        (sv,) = got
         vsum = _emit(eqns, reduce_sum_p, [sv], v.aval, e.source, axes=(0,))
         ins = [outer[a], vsum] if a in consts else [vsum, outer[b]]
         return _emit(eqns, dot_general_p, ins, out, e.source, contract=(lc, rc),
                      batch=((), ()))
-    sa, sb = stacked_value(a), stacked_value(b)
-    if sa is None or sb is None:
+    got = stacked_values(a, b)
+    if got is None:
         return None
+    sa, sb = got
     if lc == (0,) and rc == (0,):
         # sum_t a_t^T b_t over leading axes: the steps join them (a reshape, no copy)
         flat = []
