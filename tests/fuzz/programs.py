@@ -287,7 +287,8 @@ _REDUCTIONS = ("sum", "mean", "max", "min", "prod", "logsumexp", "var")
 KINDS = ("unary", "binary", "reduce", "where", "reshape", "transpose", "index", "fancy_index",
          "matmul", "einsum", "concatenate", "stack", "broadcast", "axis_op", "cond", "scan",
          "squeeze_expand", "take", "switch", "fori_loop", "const", "misc", "inner", "int_mix",
-         "breadth", "inner", "cond", "scan", "inner", "breadth")   # repeated: drawn more often
+         "breadth", "scan_matmul", "inner", "cond", "scan", "inner",
+         "breadth")   # repeated: drawn more often
 # With nan/inf arguments: einsum may sum an index out of one operand before multiplying (as
 # opt_einsum and JAX do), so `inf * a + -inf * b` (nan in NumPy) can become `(a + b) * inf`.
 # `breadth` (LAPACK, SciPy): SciPy's reference refuses nan/inf (check_finite), and what a
@@ -675,6 +676,37 @@ class _Builder:
         rev = ", reverse=True" if self.flip() else ""
         which = self.pick(("[0]", "[1]"))
         return self.add("scan", f"fg.scan(body{k}, {init.name}, {xs.name}{rev}){which}",
+                        tuple(defs))
+
+    def scan_matmul(self) -> bool:
+        """An RNN-like scan: each step multiplies its input slice and its carry by constant
+        matrices and accumulates a product or a sum of what it computed, the loops whose
+        products the optimiser takes out (control/loops.py, `_scan_expand`)."""
+        cands = [v for v in self.values if v.ndim in (2, 3) and v.shape[0] >= 2]
+        if not cands:
+            return False
+        xs = self.pick_value(cands)
+        step_shape = xs.shape[1:]                   # (d,) or (b, d)
+        d, h, k = step_shape[-1], self.integer(1, 4), self.counter[0] + 1
+        rng = np.random.default_rng(self.integer(0, 100))
+        w = np.round(rng.uniform(-1, 1, (d, h)), 2)
+        u = np.round(rng.uniform(-0.6, 0.6, (h, h)), 2)
+        consts = [f"W{k} = np.array({w.tolist()!r})", f"U{k} = np.array({u.tolist()!r})",
+                  f"WT{k} = np.array({w.T.tolist()!r})"]
+        vector = len(step_shape) == 1
+        proj = f"WT{k} @ x" if vector and self.flip() else f"x @ W{k}"
+        accum, acc_shape = self.pick(
+            [("x[:, None] @ hid[None, :]", (d, h)), ("fnp.sum(hid * hid)", ())] if vector
+            else [("x.T @ hid", (d, h)), ("fnp.sum(hid * hid, axis=0)", (h,)),
+                  (f"W{k} @ hid.T", (d, step_shape[0]))])
+        carry_shape = step_shape[:-1] + (h,)
+        defs = consts + [f"def cell{k}(carry, x):", "    hid, acc = carry",
+                         f"    hid = fnp.tanh({proj} + hid @ U{k})",
+                         f"    return (hid, acc + {accum}), fnp.sum(hid)"]
+        init = f"(fnp.zeros({carry_shape!r}), fnp.zeros({acc_shape!r}))"
+        rev = ", reverse=True" if self.flip() else ""
+        which = self.pick(("[0][0]", "[0][1]", "[1]"))
+        return self.add("scan_matmul", f"fg.scan(cell{k}, {init}, {xs.name}{rev}){which}",
                         tuple(defs))
 
     def inner(self, target=None) -> bool:
