@@ -34,8 +34,9 @@ def test_random_control_flow_and_nested_transformations(prog):
 @given(programs(max_ops=4))
 def test_printed_source_is_the_program_that_runs(prog):
     """The report's text (source + argument lines) is runnable and computes what was tested."""
-    import funcgrad.scipy as fsp     # the namespace programs with SciPy functions use
-    ns = {"np": np, "fnp": fnp, "fg": fg, "fsp": fsp}
+    import funcgrad.scipy as fsp
+
+    ns = {"np": np, "fnp": fnp, "fg": fg, "fsp": fsp}   # the names programs use
     exec(prog.describe(), ns)
     expected = compile_program(prog.source())(*prog.args())
     for a, b in zip(fg.tree.leaves(ns["out"]), fg.tree.leaves(expected)):
