@@ -44,6 +44,11 @@ def _dot_lowering(x_ndim: int, y_ndim: int, contract, batch) -> Lowering:
     out = ([xs[a] for a in lb] + [xs[i] for i in _free(x_ndim, lc, lb)]
            + [ys[i] for i in _free(y_ndim, rc, rb)])
     spec = f"{''.join(xs)},{''.join(ys)}->{''.join(out)}"
+    if not lc:
+        # nothing summed (per-example outer products): no BLAS call to find, and searching
+        # for one (optimize=True) costs more than the product itself (13.6 vs 3.9 us on
+        # 128 x 32, 110 vs 70 us on 128 x 32 x 32)
+        return Lowering(f"{{f}}({spec!r}, {{0}}, {{1}})", {"f": np.einsum})
     return Lowering(f"{{f}}({spec!r}, {{0}}, {{1}}, optimize=True)", {"f": np.einsum})
 
 
