@@ -338,3 +338,25 @@ def test_products_that_sum_nothing_skip_einsums_path_search():
     batched = fg.jit(lambda a, b: fnp.einsum("nij,njk->nik", a, b))
     a, b = rng.standard_normal((4, 3, 5)), rng.standard_normal((4, 5, 2))
     np.testing.assert_allclose(batched(a, b), a @ b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("spec", ["nji,njk->nik", "ijn,nkj->nik", "nij,njk->nik"])
+def test_stacks_of_matrix_products_in_any_layout_are_one_matmul(spec):
+    """A batched product of matrices, whatever the order of its axes, is np.matmul on
+    transposed views (not einsum), with einsum's values."""
+    rng = np.random.default_rng(1)
+    sizes = {"n": 4, "i": 3, "j": 5, "k": 2}
+    lhs, rhs = spec.split("->")[0].split(",")
+    a = rng.standard_normal([sizes[c] for c in lhs])
+    b = rng.standard_normal([sizes[c] for c in rhs])
+    f = fg.jit(lambda a, b: fnp.einsum(spec, a, b))
+    text = f.lower(a, b).as_text()
+    assert "matmul" in text and "einsum" not in text
+    np.testing.assert_allclose(f(a, b), np.einsum(spec, a, b), rtol=1e-12)
+    g = fg.jit(fg.grad(lambda a, b: fnp.sum(fnp.einsum(spec, a, b) ** 2), argnums=(0, 1)))
+    ga, gb = g(a, b)
+    out = np.einsum(spec, a, b)
+    np.testing.assert_allclose(ga, np.einsum(f"{spec.split('->')[1]},{rhs}->{lhs}", 2 * out, b),
+                               rtol=1e-12)
+    np.testing.assert_allclose(gb, np.einsum(f"{spec.split('->')[1]},{lhs}->{rhs}", 2 * out, a),
+                               rtol=1e-12)

@@ -30,10 +30,15 @@ def _dot_lowering(x_ndim: int, y_ndim: int, contract, batch) -> Lowering:
             y = "{1}" if rc[0] == 0 else "{1}.T"
             return Lowering(f"{{f}}({x}, {y})", {"f": np.matmul})
         return Lowering(f"{{f}}({{0}}, {{1}}, axes=({lc!r}, {rc!r}))", {"f": np.tensordot})
-    nb = len(lb)
-    if lb == rb == tuple(range(nb)) and x_ndim == y_ndim == nb + 2 and lc == (nb + 1,) \
-            and rc == (nb,):
-        return Lowering("{f}({0}, {1})", {"f": np.matmul})
+    x_free, y_free = _free(x_ndim, lc, lb), _free(y_ndim, rc, rb)
+    if len(lc) == 1 and len(x_free) == 1 and len(y_free) == 1:
+        # a stack of matrix products: matmul on views with the batch axes first and each
+        # operand's free and summed axes last (BLAS per matrix; einsum's path search and
+        # loops cost 2-9x more)
+        px, py = lb + (x_free[0],) + lc, rb + rc + (y_free[0],)
+        x = "{0}" if px == tuple(range(x_ndim)) else f"{{0}}.transpose({px!r})"
+        y = "{1}" if py == tuple(range(y_ndim)) else f"{{1}}.transpose({py!r})"
+        return Lowering(f"{{f}}({x}, {y})", {"f": np.matmul})
     letters = iter(_LETTERS)
     xs = [next(letters) for _ in range(x_ndim)]
     ys = [next(letters) for _ in range(y_ndim)]
