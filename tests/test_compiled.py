@@ -646,3 +646,19 @@ def test_a_loop_nest_writes_into_an_array_it_reads_for_the_last_time():
         np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-14)
     stage = h.lower(x, y)
     assert len(stage.native.regions) == 1 and ".reshape(" in stage.as_text()
+
+
+def test_outer_products_over_a_length_one_axis_in_kernels():
+    """A product over one axis of length 1 is np.outer of the column and the row in a
+    kernel (numba's np.dot would call BLAS for one term per element)."""
+    rng = np.random.default_rng(6)
+    col, row = rng.standard_normal((6, 1)), rng.standard_normal((1, 4))
+
+    def f(a, b):
+        return fnp.tanh(a @ b) * 2.0 + (b.T @ a.T).T
+    compiled = fg.jit(f, backend="compiled")
+    got = compiled(col, row)
+    stage = compiled.lower(col, row)
+    assert stage.tier == "compiled", stage.native_error
+    assert "np.outer(" in stage.as_text() and "np.dot(" not in stage.as_text()
+    _close(got, f(col, row), "outer product in a kernel")

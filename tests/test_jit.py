@@ -360,3 +360,18 @@ def test_stacks_of_matrix_products_in_any_layout_are_one_matmul(spec):
                                rtol=1e-12)
     np.testing.assert_allclose(gb, np.einsum(f"{spec.split('->')[1]},{lhs}->{rhs}", 2 * out, a),
                                rtol=1e-12)
+
+
+def test_a_product_over_an_axis_of_length_one_is_a_broadcast_multiply():
+    """x @ y over one axis of length 1 (an outer product) is broadcasting's product, the one
+    term BLAS would sum (twice as fast); values and gradients agree."""
+    rng = np.random.default_rng(2)
+    col, row = rng.standard_normal((6, 1)), rng.standard_normal((1, 4))
+    f = fg.jit(lambda a, b: fnp.tanh(a @ b) + (b.T @ a.T).T)
+    text = f.lower(col, row).as_text()
+    assert "matmul" not in text and "multiply" in text
+    np.testing.assert_array_equal(f(col, row), np.tanh(col @ row) + (row.T @ col.T).T)
+    g = fg.jit(fg.grad(lambda a, b: fnp.sum(fnp.tanh(a @ b)), argnums=(0, 1)))
+    want = fg.grad(lambda a, b: fnp.sum(fnp.tanh(a @ b)), argnums=(0, 1))(col, row)
+    for got, w in zip(g(col, row), want):
+        np.testing.assert_allclose(got, w, rtol=1e-12)

@@ -525,3 +525,43 @@ def _triangle(a, lower, transpose_a=False, unit_diagonal=False):
         i = np.arange(a.shape[-1])
         t[..., i, i] = 1.0
     return t
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128])
+def test_triangular_solves_on_every_layout_agree_with_scipy(dtype):
+    """The solve calls BLAS trsm straight on C- or Fortran-ordered arrays (flipping the
+    triangle and the transposition for a C-ordered matrix) and SciPy's trtrs otherwise: every
+    layout, side of transposition, triangle and unit diagonal gives SciPy's result, a new
+    array, and an exactly zero diagonal is still refused."""
+    import scipy.linalg as sl
+
+    from funcgrad.prims.linalg_solve import _solve_triangular_left
+    rng = np.random.default_rng(8)
+    n = 7
+    noise = rng.standard_normal((n, n)) + (1j * rng.standard_normal((n, n))
+                                           if dtype == np.complex128 else 0)
+    base = (np.tril(noise) / n + np.eye(n)).astype(dtype)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for b0 in (rng.standard_normal((n, 3)).astype(dtype), rng.standard_normal(n).astype(dtype)):
+        for b in (np.ascontiguousarray(b0), np.asfortranarray(b0)):
+            for lower in (True, False):
+                a0 = base if lower else base.T.copy()
+                strided = np.zeros((n, 2 * n), dtype)
+                strided[:, ::2] = a0                      # neither C- nor Fortran-ordered
+                for a in (np.ascontiguousarray(a0), np.asfortranarray(a0), strided[:, ::2]):
+                    for transpose_a, conjugate_a in ((False, False), (True, False), (True, True),
+                                                     (False, True)):
+                        for unit in (False, True):
+                            got = _solve_triangular_left(a, b, lower, transpose_a, conjugate_a,
+                                                         unit)
+                            trans = (2 if conjugate_a else 1) if transpose_a else 0
+                            op_a = np.conj(a) if conjugate_a and not transpose_a else a
+                            want = sl.solve_triangular(op_a, b, trans=trans, lower=lower,
+                                                       unit_diagonal=unit)
+                            assert got.dtype == want.dtype and got.shape == want.shape
+                            np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+                            assert not np.shares_memory(got, b)
+    singular = base.copy()
+    singular[2, 2] = 0
+    with pytest.raises(np.linalg.LinAlgError):
+        _solve_triangular_left(singular, b0, True, False, False, False)

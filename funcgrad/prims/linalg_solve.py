@@ -287,6 +287,34 @@ def _zero_on_diagonal(m) -> bool:
     return not np.all(np.diagonal(m, axis1=-2, axis2=-1) != 0)
 
 
+def _solve_one(sl, a, b, trans: int, lower: bool, unit_diagonal: bool):
+    """op(a) x = b for one matrix: BLAS trsm straight on the arrays where their layout allows,
+    else SciPy's trtrs, which copies them into Fortran order (on 200 x 200 C-ordered arrays,
+    306 against 400 us). An exactly zero diagonal is refused as LAPACK's trtrs refuses it."""
+    if not unit_diagonal and _zero_on_diagonal(a):
+        raise LinAlgError("zero on the diagonal")
+    if not (a.flags.c_contiguous or a.flags.f_contiguous) or trans == 2 and \
+            not a.flags.f_contiguous:       # (conjugating without transposing: no trsm flag)
+        return sl.solve_triangular(a, b, trans=trans, lower=lower,
+                                   unit_diagonal=unit_diagonal, check_finite=False)
+    trsm = sl.get_blas_funcs("trsm", (a, b))
+    b2 = b.reshape(b.shape[0], -1)
+    if a.flags.c_contiguous and trans != 2 and b2.flags.c_contiguous:
+        # x^T op(a)^T = b^T: the C-ordered arrays are the Fortran-ordered transposes trsm
+        # reads, a.T (upper where a is lower) and b.T, with no copy (and trsm from the right
+        # measured faster as well)
+        x = trsm(1.0, a.T, b2.T, side=1, lower=not lower, trans_a=trans, diag=unit_diagonal)
+        return x.T.reshape(b.shape)
+    if a.flags.f_contiguous:
+        lay_a, lay_lower, lay_trans = a, lower, trans
+    else:
+        lay_a, lay_lower, lay_trans = a.T, not lower, 1 - trans
+    rhs = np.array(b2, dtype=trsm.dtype, order="F")      # trsm writes its result here
+    x = trsm(1.0, lay_a, rhs, side=0, lower=lay_lower, trans_a=lay_trans,
+             diag=unit_diagonal, overwrite_b=True)
+    return x.reshape(b.shape)
+
+
 def _solve_triangular_left(a, b, lower, transpose_a, conjugate_a, unit_diagonal):
     """op(a) x = b for stacks with the same stack axes."""
     if conjugate_a and not transpose_a:
@@ -295,13 +323,11 @@ def _solve_triangular_left(a, b, lower, transpose_a, conjugate_a, unit_diagonal)
     sl = _scipy_linalg()
     if sl is not None and (_stack_count(a.shape) == 1 or n >= _SCIPY_MIN_N):
         trans = (2 if conjugate_a else 1) if transpose_a else 0
-        if a.ndim == 2:         # LAPACK's trtrs raises on an exactly zero diagonal
-            return sl.solve_triangular(a, b, trans=trans, lower=lower,
-                                       unit_diagonal=unit_diagonal, check_finite=False)
+        if a.ndim == 2:
+            return _solve_one(sl, a, b, trans, lower, unit_diagonal)
         out = np.empty(b.shape, b.dtype)
         for idx in np.ndindex(a.shape[:-2]):
-            out[idx] = sl.solve_triangular(a[idx], b[idx], trans=trans, lower=lower,
-                                           unit_diagonal=unit_diagonal, check_finite=False)
+            out[idx] = _solve_one(sl, a[idx], b[idx], trans, lower, unit_diagonal)
         return out
     # NumPy only: the triangle as a full matrix (exactly triangular), solved by LU, which
     # need not meet an exactly zero pivot where the diagonal has a zero
