@@ -292,8 +292,9 @@ def _scan_expand(eqn: Eqn) -> list[Eqn] | None:
     new_x: list = []                    # (body var now read per step, its stacked outer var)
     new_y: list = []                    # (body var now stacked, its outer var)
 
-    def afford(aval: ArrayType) -> bool:
-        size = n * aval.size * aval.dtype.itemsize
+    def afford(*vs) -> bool:
+        """Take from the budget the bytes of `vs` stacked over the steps, if it holds them."""
+        size = n * sum(v.aval.size * v.aval.dtype.itemsize for v in vs)
         if size > budget[0]:
             return False
         budget[0] -= size
@@ -306,7 +307,7 @@ def _scan_expand(eqn: Eqn) -> list[Eqn] | None:
         a, b = e.inputs
         side = 0 if a in sliced and b in consts else 1 if b in sliced and a in consts else None
         out = e.outputs[0]
-        if side is None or not afford(out.aval):
+        if side is None or not afford(out):
             continue
         stacked = _product_over_steps(before, e, side, outer[e.inputs[side]],
                                       outer[e.inputs[1 - side]], n)
@@ -320,8 +321,7 @@ def _scan_expand(eqn: Eqn) -> list[Eqn] | None:
         those it does not read per step already); None if they are not all affordable."""
         stacked = {bv: ov for bv, ov in new_y}
         missing = list({v: None for v in vs if v not in sliced and v not in stacked})
-        if not afford(ArrayType((sum(v.aval.size * v.aval.dtype.itemsize for v in missing),),
-                                np.dtype(np.uint8))):
+        if not afford(*missing):
             return None
         for v in missing:
             stacked[v] = Var(ArrayType((n,) + v.aval.shape, v.aval.dtype))
@@ -355,9 +355,8 @@ def _scan_expand(eqn: Eqn) -> list[Eqn] | None:
     xs_kept = [v for v in x_vars + [bv for bv, _ in new_x] if v in read]
     new_body = Graph(consts_kept + [k_vars[k] for k in kept] + xs_kept, outvars,
                      new_body.eqns)
-    outer_x = dict(zip(x_vars, eqn.inputs[nc + nk:])) | dict(new_x)
     ins = ([outer[v] for v in consts_kept] + [eqn.inputs[nc + k] for k in kept]
-           + [outer_x[v] for v in xs_kept])
+           + [outer[v] for v in xs_kept])
     outs = [eqn.outputs[k] for k in kept] + eqn.outputs[nk:] + [ov for _, ov in new_y]
     loop = Eqn(scan_p, ins, outs, dict(p, body=new_body, num_consts=len(consts_kept),
                                        num_carry=len(kept)), eqn.source)
