@@ -479,6 +479,28 @@ class TapeTrace(Trace):
 def vjp_flat(f, primals: list, kind: str = "vjp"):
     """`ad.vjp_flat` when no graph is being built: run `f` once on a tape (or lazily, as a
     compiled program); (outputs, vjp_fn) on flat lists."""
+    trace, ins, in_avals, outs, prog = _record(f, primals, kind)
+    if prog is not None:
+        return _run_program(prog, trace, outs, ins, in_avals)
+    return _tape_vjp(trace, ins, in_avals, outs)
+
+
+def grad_flat(f, primals: list, kind: str, seed):
+    """`ad.grad_flat` when no graph is being built: `vjp_flat` and its vjp_fn at
+    `seed(outputs)` in one step; a compiled program runs its two halves back to back."""
+    trace, ins, in_avals, outs, prog = _record(f, primals, kind)
+    if prog is None:
+        out_p, vjp_fn = _tape_vjp(trace, ins, in_avals, outs)
+        return out_p, vjp_fn(seed(out_p))
+    results = _program_forward(prog, trace, outs, ins)
+    out_p = list(results[:prog.n_out])
+    return out_p, _program_backward(prog, results[prog.n_out:], seed(out_p), out_p, ins,
+                                    in_avals)
+
+
+def _record(f, primals: list, kind: str):
+    """Run `f` on the inputs of a new lazy tape: (trace, inputs, in_avals, outputs, the
+    compiled program of the call or None, in which case the tape holds the computed call)."""
     trace = TapeTrace(current_trace(), kind, lazy=True)
     trace.source = user_source()
     ins = [trace.new_input(p) if (p.dtype.kind in "fc" if type(p) is np.ndarray
@@ -500,15 +522,19 @@ def vjp_flat(f, primals: list, kind: str = "vjp"):
             if isinstance(o, Tracer) and not (type(o) is TapeTracer and o._trace is trace):
                 trace.check_foreign(o)
         if trace.lazy:
-            in_values = [x._primal for x in ins if type(x) is TapeTracer]
-            prog = _program(trace, outs, in_values) \
+            prog = _program(trace, outs, ins) \
                 if trace.n_records <= programs.MAX_PROGRAM_LENGTH else None
             if prog is not None:
-                return _run_program(prog, trace, outs, in_values, ins, in_avals)
+                return trace, ins, in_avals, outs, prog
             trace.materialize()
     finally:
         trace.alive = False
         trace.release()
+    return trace, ins, in_avals, outs, None
+
+
+def _tape_vjp(trace: TapeTrace, ins: list, in_avals: list, outs: list):
+    """(outputs, vjp_fn) of a call computed on the tape."""
     out_p, out_slots = [], []
     for o in outs:
         if type(o) is TapeTracer and o._trace is trace:
@@ -556,42 +582,74 @@ def _records_graph(trace: TapeTrace, outs: list, in_avals: list) -> Graph:
     return Graph(invars, outvars, eqns)
 
 
-def _program(trace: TapeTrace, outs: list, in_values: list) -> programs.Program | None:
+def _in_values(trace: TapeTrace, ins: list) -> list:
+    """The primals of the differentiated inputs (a program's first inputs)."""
+    return [x._primal for x in ins if type(x) is TapeTracer]
+
+
+def _program(trace: TapeTrace, outs: list, ins: list) -> programs.Program | None:
     """The compiled program of this lazy call (compiled on its second sighting)."""
     key = trace.program_key(outs)
     prog = programs.programs.get(key)
     if prog is not None:                # the common case: no types to work out
         return None if prog is GENERAL else prog
-    values = in_values + trace.consts + [o for o in outs if not (
+    values = _in_values(trace, ins) + trace.consts + [o for o in outs if not (
         type(o) is TapeTracer and o._trace is trace)]
     n_in = trace.n_inputs
     in_avals = [type_of(v).strong() if i < n_in else type_of(v) for i, v in enumerate(values)]
     return programs.lookup(key, lambda: _records_graph(trace, outs, in_avals), in_avals, n_in)
 
 
-def _run_program(prog: programs.Program, trace: TapeTrace, outs, in_values, ins, in_avals):
+def _program_forward(prog: programs.Program, trace: TapeTrace, outs: list, ins: list):
+    """(*outputs, *residuals) of the recorded call, by its program."""
     programs.runs[0] += 1
-    consts = [o for o in outs if not (type(o) is TapeTracer and o._trace is trace)]
-    results = prog.fwd(*in_values, *trace.consts, *consts)
+    if len(ins) == trace.n_inputs:      # every input differentiated; no constant outputs
+        args = [x._primal for x in ins]
+    else:
+        args = _in_values(trace, ins)
+    if trace.consts:
+        args += trace.consts
+    for o in outs:
+        if not (type(o) is TapeTracer and o._trace is trace):
+            args.append(o)
+    return prog.fwd(*args)
+
+
+def _run_program(prog: programs.Program, trace: TapeTrace, outs, ins, in_avals):
+    results = _program_forward(prog, trace, outs, ins)
     out_p = [ad._as_array(o) for o in results[:prog.n_out]]
     residuals = results[prog.n_out:]
-    out_avals = out_p
-    # cotangent i of the program's inputs belongs to primal in_index[i]
-    in_index = [i for i, x in enumerate(ins) if type(x) is TapeTracer]
 
     def vjp_fn(cts_out: list) -> list:
-        cts_out = [c if c is None else _fit(ad._as_array(c), a)
-                   for c, a in zip(cts_out, out_avals)]
-        cts = [np.zeros(a.shape, a.dtype) if c is None else c
-               for c, a, nz in zip(cts_out, out_avals, prog.nonzero) if nz]
-        fast = current_trace() is EVAL and not any(isinstance(c, Tracer) for c in cts)
-        got = prog.bwd(*residuals, *cts) if fast else prog.bound()[1](*residuals, *cts)
-        per_input: list = [None] * len(ins)
-        for p, c in zip(prog.pos, got):
-            per_input[in_index[p]] = c
-        return _input_cotangents(per_input, in_avals, cts_out)
+        return _program_backward(prog, residuals, cts_out, out_p, ins, in_avals)
 
     return out_p, vjp_fn
+
+
+def _program_backward(prog: programs.Program, residuals, cts_out: list, out_p: list,
+                      ins: list, in_avals: list) -> list:
+    """The input cotangents of a program's call from its outputs' (`cts_out`)."""
+    cts = []
+    for c, a, nz in zip(cts_out, out_p, prog.nonzero):
+        if c is not None:
+            c = ad._as_array(c)
+            if c.shape != a.shape or c.dtype != a.dtype:
+                c = _fit(c, a)
+        if nz:
+            cts.append(np.zeros(a.shape, a.dtype) if c is None else c)
+    if current_trace() is EVAL and not any(isinstance(c, Tracer) for c in cts):
+        got = prog.bwd(*residuals, *cts)
+    else:
+        got = prog.bound()[1](*residuals, *cts)
+    if len(got) == len(ins):    # every input differentiated, each with a cotangent, in order
+        per_input = list(got)
+    else:
+        per_input = [None] * len(ins)
+        # cotangent i of the program's inputs belongs to primal in_index[i]
+        in_index = [i for i, x in enumerate(ins) if type(x) is TapeTracer]
+        for p, c in zip(prog.pos, got):
+            per_input[in_index[p]] = c
+    return _input_cotangents(per_input, in_avals, cts_out)
 
 
 def _input_cotangents(cts: list, in_avals: list, cts_out: list) -> list:
@@ -654,4 +712,4 @@ def stats() -> dict:
 
 
 on_rule_change(reset)
-ad.register_executor(ad.Executor("eager", eager, vjp_flat))
+ad.register_executor(ad.Executor("eager", eager, vjp_flat, grad_flat))

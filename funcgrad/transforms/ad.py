@@ -154,6 +154,7 @@ class Executor(NamedTuple):
     name: str
     applies: Callable[[Trace], bool]
     vjp_flat: Callable
+    grad_flat: Callable | None = None    # `grad_flat(f, primals, kind, seed)`, if it has one
 
 
 _executors: list[Executor] = []
@@ -182,4 +183,19 @@ def vjp_flat(f, primals: list, kind: str = "vjp"):
     return out, vjp_fn
 
 
-__all__ = ["jvp_flat", "linearize_flat", "backward_pass", "vjp_flat", "GraphTracer"]
+def grad_flat(f, primals: list, kind: str, seed: Callable[[list], list]):
+    """`vjp_flat` and its vjp_fn at `seed(outputs)` (the output cotangents; it checks the
+    outputs first) in one step: (outputs, one cotangent or None per primal). What grad and
+    value_and_grad need: an executor can run both halves without building the vjp function."""
+    if _executors:
+        trace = current_trace()
+        for executor in _executors:
+            if executor.applies(trace):
+                if executor.grad_flat is not None:
+                    return executor.grad_flat(f, primals, kind, seed)
+                break
+    out, vjp_fn = vjp_flat(f, primals, kind)
+    return out, vjp_fn(seed(out))
+
+
+__all__ = ["grad_flat", "jvp_flat", "linearize_flat", "backward_pass", "vjp_flat", "GraphTracer"]
