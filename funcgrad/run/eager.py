@@ -112,7 +112,8 @@ class TapeTrace(Trace):
     differentiates = True
 
     def __init__(self, parent: Trace, kind: str, lazy: bool = False):
-        super().__init__(parent, kind)
+        # (Trace.__init__, inlined: a trace is made per eager call)
+        self.parent, self.kind, self.alive, self.source = parent, kind, True, None
         self.tape: list = []
         self.n_slots = 0
         # Primal values are NumPy arrays (run compiled code) unless an outer transformation
@@ -506,7 +507,8 @@ def _record(f, primals: list, kind: str):
     ins = [trace.new_input(p) if (p.dtype.kind in "fc" if type(p) is np.ndarray
                                   else ad.tangent_aval(p) is not None) else p
            for p in primals]
-    in_avals = [p if hasattr(p, "dtype") else np.asarray(p) for p in primals]  # for fitting
+    in_avals = [p if type(p) is np.ndarray or hasattr(p, "dtype") else np.asarray(p)
+                for p in primals]  # for fitting
     prev = set_trace(trace)
     try:
         outs = f(*ins)
@@ -656,14 +658,16 @@ def _input_cotangents(cts: list, in_avals: list, cts_out: list) -> list:
     """Each input's cotangent in its shape and dtype, owning its memory: not a view (of a
     residual, say), not the caller's cotangent, not another argument's (x + y gives ct twice)."""
     result = []
-    taken = {id(c) for c in cts_out}
+    taken = [id(c) for c in cts_out]
     for c, aval in zip(cts, in_avals):
         if c is not None:
-            c = _fit(ad._as_array(c), aval)
-            if type(c) is np.ndarray and (id(c) in taken or c.base is not None
+            c = ad._as_array(c)
+            if c.shape != aval.shape or c.dtype != aval.dtype:
+                c = _fit(c, aval)
+            if type(c) is np.ndarray and (c.base is not None or id(c) in taken
                                           or not c.flags.writeable):
                 c = np.array(c)
-            taken.add(id(c))
+            taken.append(id(c))
         result.append(c)
     return result
 
