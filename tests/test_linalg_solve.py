@@ -529,10 +529,10 @@ def _triangle(a, lower, transpose_a=False, unit_diagonal=False):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128])
 def test_triangular_solves_on_every_layout_agree_with_scipy(dtype):
-    """The solve calls BLAS trsm straight on C- or Fortran-ordered arrays (flipping the
-    triangle and the transposition for a C-ordered matrix) and SciPy's trtrs otherwise: every
-    layout, side of transposition, triangle and unit diagonal gives SciPy's result, a new
-    array, and an exactly zero diagonal is still refused."""
+    """The solve calls BLAS trsm from the right on C- or Fortran-ordered matrices (copying
+    any other b into C order) and SciPy's trtrs otherwise: every layout, side of
+    transposition, triangle and unit diagonal gives SciPy's result, a new array, b unchanged,
+    and an exactly zero diagonal is still refused."""
     import scipy.linalg as sl
 
     from funcgrad.prims.linalg_solve import _solve_triangular_left
@@ -543,7 +543,9 @@ def test_triangular_solves_on_every_layout_agree_with_scipy(dtype):
     base = (np.tril(noise) / n + np.eye(n)).astype(dtype)
     tol = 1e-5 if dtype == np.float32 else 1e-12
     for b0 in (rng.standard_normal((n, 3)).astype(dtype), rng.standard_normal(n).astype(dtype)):
-        for b in (np.ascontiguousarray(b0), np.asfortranarray(b0)):
+        wide = np.zeros((2 * n,) + b0.shape[1:], dtype)
+        wide[::2] = b0                                    # b neither C- nor Fortran-ordered
+        for b in (np.ascontiguousarray(b0), np.asfortranarray(b0), wide[::2]):
             for lower in (True, False):
                 a0 = base if lower else base.T.copy()
                 strided = np.zeros((n, 2 * n), dtype)
@@ -561,6 +563,7 @@ def test_triangular_solves_on_every_layout_agree_with_scipy(dtype):
                             assert got.dtype == want.dtype and got.shape == want.shape
                             np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
                             assert not np.shares_memory(got, b)
+                            np.testing.assert_array_equal(b, b0)   # b is never written
     singular = base.copy()
     singular[2, 2] = 0
     with pytest.raises(np.linalg.LinAlgError):
