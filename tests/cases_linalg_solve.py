@@ -136,6 +136,30 @@ def triangular_solve_case(draw, dtype):
     return fn, [a, b]
 
 
+# ---------------------------------------------------------------- triangular_matmul
+
+def triangular_matmul_case(draw, dtype):
+    """The primitive itself (cholesky's derivative binds it): every side, triangle and op, on
+    stacks; n = 70 takes BLAS trmm (one matrix), smaller ones NumPy's batched product."""
+    large = draw(st.booleans(), label="BLAS size")
+    n = 70 if large else draw(SIZES, label="n")
+    k = draw(st.integers(1, 3), label="k")
+    stack = () if large else draw(STACKS, label="stack")
+    left, lower = draw(st.booleans(), label="left side"), draw(st.booleans(), label="lower")
+    transpose = draw(st.booleans(), label="transpose a")
+    sa, sb = stack + (n, n), stack + ((n, k) if left else (k, n))
+    a, b = values(draw, [sa, sb], dtype, ENTRIES)
+
+    def fn(xp, a, b):
+        if xp is fnp:
+            return ls.triangular_matmul(a, b, left_side=left, lower=lower,
+                                        transpose_a=transpose)
+        t = _tri_np(a, lower, False)
+        t = np.swapaxes(t, -1, -2) if transpose else t
+        return t @ b if left else b @ t
+    return fn, [a, b]
+
+
 # ---------------------------------------------------------------- solve, inv
 
 def solve_case(draw, dtype):
@@ -311,6 +335,7 @@ def lu_pivots_to_permutation_case(draw, dtype):
 CASES = {
     "cholesky": cholesky_case,
     "triangular_solve": triangular_solve_case,
+    "triangular_matmul": triangular_matmul_case,
     "solve": solve_case,
     "inv": inv_case,
     "slogdet": slogdet_case,

@@ -234,6 +234,32 @@ def test_complex_derivatives_to_order_2():
     check_grads(lambda z: fsl.lu(z[..., :2])[1], (z,), order=2)      # tall
 
 
+def test_triangular_matmul_complex_every_op_and_side():
+    """The product cholesky's derivative binds: every side, triangle, transposition and
+    conjugation, on a stack (NumPy's batched product) and on one 70 x 70 matrix in both
+    layouts (BLAS trmm), against NumPy; derivatives to order 2 on the small ones."""
+    rng = np.random.default_rng(9)
+    for n, stack in ((3, (2,)), (70, ())):
+        z = rand(rng, stack + (n, n), np.complex128)
+        for left in (True, False):
+            b = rand(rng, stack + ((n, 2) if left else (2, n)), np.complex128)
+            for lower in (True, False):
+                for transpose, conjugate in ((False, False), (True, False), (True, True),
+                                             (False, True)):
+                    kw = dict(left_side=left, lower=lower, transpose_a=transpose,
+                              conjugate_a=conjugate)
+                    t = np.tril(z) if lower else np.triu(z)
+                    t = np.swapaxes(t, -1, -2) if transpose else t
+                    t = np.conj(t) if conjugate else t
+                    want = t @ b if left else b @ t
+                    for a in (z, np.asfortranarray(z)):
+                        got = ls.triangular_matmul(a, b, **kw)
+                        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+                    if n == 3:
+                        check_grads(lambda z, b, kw=kw: ls.triangular_matmul(z, b, **kw),
+                                    (z, b), order=2)
+
+
 def test_float32_gradients_stay_float32():
     rng = np.random.default_rng(5)
     a = well_conditioned(rng, (3, 3), np.float32)

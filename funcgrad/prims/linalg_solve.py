@@ -1,5 +1,6 @@
-"""Linear solves and factorisations: cholesky, triangular_solve, solve, inv, slogdet, det (with
-cofactor, the matrix its derivative needs), lu and lu_pivots_to_permutation.
+"""Linear solves and factorisations: cholesky, triangular_solve (and triangular_matmul, the
+product its derivatives and cholesky's need), solve, inv, slogdet, det (with cofactor, the
+matrix its derivative needs), lu and lu_pivots_to_permutation.
 
 Every primitive works on stacks of matrices (..., m, n). Operands of one application have the
 same leading (stack) axes: the funcgrad.numpy and funcgrad.scipy functions broadcast them, so
@@ -17,6 +18,8 @@ conjugation, so the transpose of a complex-linear map is its plain transpose):
 - triangular_solve: op(A) X = B (or X op(A) = B), op one of A, A^T, A^H, conj(A). Linear in
   B: its transpose is the solve with op(A)^T. In A: dX = -op(A)^-1 op(dA) X, with dA restricted
   to the triangle the solve reads (without the diagonal when it is a unit diagonal).
+- triangular_matmul: op(T) B (or B op(T)), T the triangle of A. Bilinear: in B its transpose
+  flips transpose_a; in A it is the triangle of ct B^T (B^T ct) with op undone.
 - solve: A X = B. Linear in B, transpose: solve(A^T, ct); dX = A^-1 (dB - dA X).
 - inv: dX = -X dA X.
 - slogdet: d logabsdet = Re tr(A^-1 dA); d sign = sign * i Im tr(A^-1 dA) (complex A; a real
@@ -253,7 +256,7 @@ def _cholesky_jvp(primals, tangents):
                             conjugate_a=True)
     x = triangular_solve(low, s_lh, left_side=True, lower=True)
     phi = np.tril(np.ones((n, n)), -1) + 0.5 * np.eye(n)
-    return low, _matmul(low, mul(x, phi.astype(np.finfo(_dtype(a)).dtype)))
+    return low, triangular_matmul(low, mul(x, phi.astype(np.finfo(_dtype(a)).dtype)))
 
 
 def _cholesky_cost(a: ArrayType) -> int:
@@ -287,29 +290,39 @@ def _zero_on_diagonal(m) -> bool:
     return not np.all(np.diagonal(m, axis1=-2, axis2=-1) != 0)
 
 
-def _solve_one(sl, a, b, trans: int, lower: bool, unit_diagonal: bool):
-    """op(a) x = b for one matrix, by BLAS trsm from the right on the transposes:
-    x^T op(a)^T = b^T. A C-ordered b is the Fortran-ordered b^T trsm reads, with no copy, and
-    OpenBLAS's trsm from the right is the faster side (200 x 200: 307 against 380-394 us), so
-    any other b is first copied into C order (20 us). SciPy's trtrs (which copies both into
-    Fortran order: 400 us) takes what trsm's flags cannot say. An exactly zero diagonal is
-    refused as LAPACK's trtrs refuses it."""
-    if not unit_diagonal and _zero_on_diagonal(a):
-        raise LinAlgError("zero on the diagonal")
+def _blas_triangular(sl, name: str, a, b, trans: int, lower: bool, unit_diagonal: bool):
+    """BLAS `name` ("trsm": op(a)^-1 b, or "trmm": op(a) b) for one triangular matrix a, from
+    the right on the transposes: (op(a)^-1 b)^T = b^T op(a)^-T, and likewise for the product.
+    A C-ordered b is the Fortran-ordered b^T BLAS reads, with no copy, and OpenBLAS's right
+    side is the faster (trsm on 200 x 200: 307 against 380-394 us), so any other b is first
+    copied into C order (20 us). None where the flags cannot say op(a) (a neither C- nor
+    Fortran-ordered, or conjugated without a transpose on a Fortran-ordered a)."""
     if a.flags.c_contiguous:        # a.T is Fortran-ordered: op(a)^T = op'(a.T)
         lay_a, lay_lower, lay_trans = a.T, not lower, trans
-    elif a.flags.f_contiguous and trans != 2:   # (no trsm flag conjugates without transposing)
+    elif a.flags.f_contiguous and trans != 2:   # (no BLAS flag conjugates without transposing)
         lay_a, lay_lower, lay_trans = a, lower, 1 - trans
     else:
-        return sl.solve_triangular(a, b, trans=trans, lower=lower,
-                                   unit_diagonal=unit_diagonal, check_finite=False)
-    trsm = sl.get_blas_funcs("trsm", (a, b))
+        return None
+    fn = sl.get_blas_funcs(name, (a, b))
     b2 = b.reshape(b.shape[0], -1)
-    own = not (b2.flags.c_contiguous and b2.dtype == trsm.dtype)
-    bt = np.ascontiguousarray(b2, dtype=trsm.dtype).T
-    x = trsm(1.0, lay_a, bt, side=1, lower=lay_lower, trans_a=lay_trans, diag=unit_diagonal,
-             overwrite_b=own)       # (a copy made here is trsm's to write in)
+    own = not (b2.flags.c_contiguous and b2.dtype == fn.dtype)
+    bt = np.ascontiguousarray(b2, dtype=fn.dtype).T
+    x = fn(1.0, lay_a, bt, side=1, lower=lay_lower, trans_a=lay_trans, diag=unit_diagonal,
+           overwrite_b=own)         # (a copy made here is BLAS's to write in)
     return x.T.reshape(b.shape)
+
+
+def _solve_one(sl, a, b, trans: int, lower: bool, unit_diagonal: bool):
+    """op(a) x = b for one matrix: BLAS trsm (`_blas_triangular`), else SciPy's trtrs (which
+    copies both into Fortran order: 400 us on 200 x 200). An exactly zero diagonal is refused
+    as LAPACK's trtrs refuses it."""
+    if not unit_diagonal and _zero_on_diagonal(a):
+        raise LinAlgError("zero on the diagonal")
+    x = _blas_triangular(sl, "trsm", a, b, trans, lower, unit_diagonal)
+    if x is None:
+        x = sl.solve_triangular(a, b, trans=trans, lower=lower, unit_diagonal=unit_diagonal,
+                                check_finite=False)
+    return x
 
 
 def _solve_triangular_left(a, b, lower, transpose_a, conjugate_a, unit_diagonal):
@@ -400,6 +413,80 @@ triangular_solve_p = Primitive("triangular_solve", _triangular_solve_impl,
                                transpose=_triangular_solve_transpose,
                                cost=_triangular_solve_cost, fresh=True, checks_values=True)
 triangular_solve_p.batch = _batch_rhs(triangular_solve_p)
+
+
+# --- triangular_matmul -----------------------------------------------------------------------
+# op(T) B (or B op(T)) with T the lower (upper) triangle of a: BLAS trmm, half a general
+# product's work. Cholesky's derivative multiplies by its factor with it.
+
+def _triangular_matmul_type(a: ArrayType, b: ArrayType, *, left_side, lower, transpose_a,
+                            conjugate_a):
+    name = "triangular_matmul"
+    _check_matrix(name, a)
+    _check_matrix(name, b, "b", square=False)
+    _check_dtypes(name, a, b)
+    n = a.shape[-1]
+    if a.shape[:-2] != b.shape[:-2] or (b.shape[-2] if left_side else b.shape[-1]) != n:
+        raise ValueError(f"{name}: b of shape {b.shape} does not fit a of shape {a.shape}")
+    return b.strong()
+
+
+def _triangular_matmul_impl(a, b, *, left_side, lower, transpose_a, conjugate_a):
+    a, b = np.asarray(a), np.asarray(b)
+    if not left_side:       # b op(a) = (op(a)^T b^T)^T
+        yt = _triangular_matmul_impl(a, np.swapaxes(b, -1, -2), left_side=True, lower=lower,
+                                     transpose_a=not transpose_a, conjugate_a=conjugate_a)
+        return np.swapaxes(yt, -1, -2)
+    if conjugate_a and not transpose_a:
+        a, conjugate_a = np.conj(a), False
+    sl = _scipy_linalg()
+    if sl is not None and a.ndim == 2 and a.shape[-1] >= _SCIPY_MIN_N and b.size:
+        y = _blas_triangular(sl, "trmm", a, b, (2 if conjugate_a else 1) if transpose_a else 0,
+                             lower, False)
+        if y is not None:
+            return y
+    t = np.tril(a) if lower else np.triu(a)     # small or stacked: NumPy's batched product
+    if transpose_a:
+        t = np.swapaxes(t, -1, -2)
+    return np.matmul(np.conj(t) if conjugate_a else t, b)
+
+
+def _triangular_matmul_jvp(primals, tangents, **params):
+    (a, b), (da, db) = primals, tangents
+    y = triangular_matmul_p.bind(a, b, **params)
+    terms = [triangular_matmul_p.bind(da, b, **params)] if da is not None else []
+    if db is not None:
+        terms.append(triangular_matmul_p.bind(a, db, **params))
+    return y, terms[0] if len(terms) == 1 else add(*terms)
+
+
+def _triangular_matmul_transpose(ct, a, b, **params):
+    if is_undefined(a) and is_undefined(b):
+        raise NotImplementedError("triangular_matmul is bilinear: linear in a or in b")
+    if is_undefined(b):     # b -> op(T) b transposes to ct -> op(T)^T ct (see the solve's)
+        return [None, triangular_matmul_p.bind(
+            a, ct, **{**params, "transpose_a": not params["transpose_a"]})]
+    # a -> sum(ct * op(T) b) = sum((ct b^T) * op(T)): the triangle of g = ct b^T, undoing op
+    # (the transpose of conj is conj)
+    g = _matmul(ct, _mT(b)) if params["left_side"] else _matmul(_mT(b), ct)
+    if params["transpose_a"]:
+        g = _mT(g)
+    if params["conjugate_a"]:
+        g = conj(g)
+    return [_triangle(g, params["lower"]), None]
+
+
+def _triangular_matmul_cost(a: ArrayType, b: ArrayType, *, left_side, **params) -> int:
+    n = a.shape[-1]
+    k = b.shape[-1] if left_side else b.shape[-2]
+    return _stack_count(a.shape) * n * n * k
+
+
+triangular_matmul_p = Primitive("triangular_matmul", _triangular_matmul_impl,
+                                _triangular_matmul_type, jvp=_triangular_matmul_jvp,
+                                transpose=_triangular_matmul_transpose,
+                                cost=_triangular_matmul_cost, fresh=True)
+triangular_matmul_p.batch = _batch_rhs(triangular_matmul_p)
 
 
 # --- solve -----------------------------------------------------------------------------------
@@ -681,6 +768,15 @@ def triangular_solve(a, b, *, left_side: bool = True, lower: bool = True,
                                    transpose_a=bool(transpose_a),
                                    conjugate_a=bool(conjugate_a) and _is_complex(a),
                                    unit_diagonal=bool(unit_diagonal))
+
+
+def triangular_matmul(a, b, *, left_side: bool = True, lower: bool = True,
+                      transpose_a: bool = False, conjugate_a: bool = False):
+    """op(t) @ b (left_side) or b @ op(t), t the lower (upper) triangle of a, op as in
+    triangular_solve."""
+    return triangular_matmul_p.bind(a, b, left_side=bool(left_side), lower=bool(lower),
+                                    transpose_a=bool(transpose_a),
+                                    conjugate_a=bool(conjugate_a) and _is_complex(a))
 
 
 def solve(a, b):
