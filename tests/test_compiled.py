@@ -662,3 +662,76 @@ def test_outer_products_over_a_length_one_axis_in_kernels():
     assert stage.tier == "compiled", stage.native_error
     assert "np.outer(" in stage.as_text() and "np.dot(" not in stage.as_text()
     _close(got, f(col, row), "outer product in a kernel")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_small_solves_and_inverses_are_lu_kernels(dtype):
+    """Stacks of small real matrices are solved and inverted by an LU in the kernel (LAPACK's
+    unblocked algorithm): transposed views, vector and matrix right-hand sides and a single
+    matrix, each NumPy's answer to rounding and in its dtype; gradients as the NumPy tier's."""
+    rng = np.random.default_rng(3)
+    a = (rng.standard_normal((50, 6, 6)) + 4 * np.eye(6)).astype(dtype)
+    b = rng.standard_normal((50, 6, 2)).astype(dtype)
+
+    def f(a, b):
+        return (fnp.linalg.solve(a, b), fnp.linalg.inv(a),
+                fnp.linalg.solve(fnp.swapaxes(a, -1, -2), b[..., :1]), fnp.linalg.inv(a[0]),
+                fnp.linalg.solve(a[0], b[0, :, 0]))
+    g = fg.jit(f, backend="compiled")
+    got = g(a, b)
+    stage = g.lower(a, b)
+    assert stage.tier == "compiled" and not stage.native.fallbacks
+    assert "small_solve(" in stage.as_text() and "small_inv(" in stage.as_text()
+    want = (np.linalg.solve(a, b), np.linalg.inv(a),
+            np.linalg.solve(np.swapaxes(a, -1, -2), b[..., :1]), np.linalg.inv(a[0]),
+            np.linalg.solve(a[0], b[0, :, 0]))
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    for x, y in zip(got, want):
+        assert x.dtype == dtype and x.shape == y.shape
+        np.testing.assert_allclose(x, y, rtol=tol, atol=tol)
+
+    def loss(a, b):     # W8's: slogdet and a quadratic form, per matrix
+        return fg.vmap(lambda a, b: fnp.linalg.slogdet(a)[1] + (b * fnp.linalg.solve(a, b))
+                       .sum())(a, b).sum()
+    both = [fg.jit(fg.grad(loss, argnums=(0, 1)), backend=k) for k in ("numpy", "compiled")]
+    want, got = both[0](a, b[..., 0]), both[1](a, b[..., 0])
+    assert both[1].lower(a, b[..., 0]).tier == "compiled"
+    for x, y in zip(got, want):
+        np.testing.assert_allclose(x, y, rtol=10 * tol, atol=10 * tol)
+
+
+def test_a_singular_matrix_in_a_kernel_raises_as_numpy_does():
+    """An exactly zero pivot sets the kernel's guard: NumPy redoes that call and raises its
+    LinAlgError naming the operation and the matrix; the next call uses the kernel again."""
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((20, 5, 5)) + 4 * np.eye(5)
+    b = rng.standard_normal((20, 5, 1))
+    g = fg.jit(lambda a, b: fnp.linalg.solve(a, b) * 2.0 + fnp.linalg.inv(a) @ b,
+               backend="compiled")
+    np.testing.assert_allclose(g(a, b), 3 * np.linalg.solve(a, b), rtol=1e-12)
+    assert g.lower(a, b).tier == "compiled"
+    singular = a.copy()
+    singular[7] = 0.0
+    numpy_tier = fg.jit(lambda a, b: fnp.linalg.solve(a, b) * 2.0 + fnp.linalg.inv(a) @ b,
+                        backend="numpy")
+    with pytest.raises(np.linalg.LinAlgError) as numpy_err:
+        numpy_tier(singular, b)
+    with pytest.raises(np.linalg.LinAlgError) as kernel_err:
+        g(singular, b)
+    assert "singular" in str(kernel_err.value) and "7" in str(kernel_err.value)
+    # the same message, but for the user's line (the two calls are on different lines)
+    assert str(kernel_err.value).split(" at ")[0] == str(numpy_err.value).split(" at ")[0]
+    np.testing.assert_allclose(g(a, b), 3 * np.linalg.solve(a, b), rtol=1e-12)
+
+
+def test_complex_and_large_solves_stay_lapack_calls():
+    rng = np.random.default_rng(5)
+    z = rng.standard_normal((4, 3, 3)) + 1j * rng.standard_normal((4, 3, 3)) + 4 * np.eye(3)
+    big = rng.standard_normal((2, 40, 40)) + 40 * np.eye(40)
+
+    def f(z, big):
+        return fnp.abs(fnp.linalg.inv(z)).sum() * 2.0 + fnp.linalg.inv(big).sum() * 3.0
+    g = fg.jit(f, backend="compiled")
+    np.testing.assert_allclose(g(z, big), 2 * np.abs(np.linalg.inv(z)).sum()
+                               + 3 * np.linalg.inv(big).sum(), rtol=1e-12)
+    assert "small_inv(" not in g.lower(z, big).as_text()

@@ -106,6 +106,13 @@ class KernelBuilder:
         """The kernel's name for a dtype (np.float32, np.bool_ ...)."""
         return _np_type(dt)
 
+    def guard(self, flag: str) -> None:
+        """A line setting the kernel's guard where `flag` (a boolean expression) is true: that
+        call of the kernel is then redone by the region's NumPy code (which raises where NumPy
+        raises: a singular matrix, say)."""
+        self.guarded = True
+        self.line(f"{_GUARD} |= {flag}")
+
     # -- names and lines
     def tmp(self, stem: str = "t") -> str:
         self._count += 1
@@ -220,7 +227,7 @@ class KernelBuilder:
             if v.aval.dtype.kind not in _SUPPORTED_KINDS or v.aval.dtype == np.float16:
                 raise Unsupported(f"dtype {v.aval.dtype}")
             if v.aval.size > LARGE and not (self.loop_depth or _loop_like(eqn)
-                                            or prim.elementwise):
+                                            or prim.elementwise or _own_loop(eqn)):
                 raise Unsupported("large arrays outside loops run faster as NumPy code")
         mark = self._mark()
         try:
@@ -362,8 +369,7 @@ class KernelBuilder:
             self._loop_nest = False
         guards, self._guards = self._guards, []
         if guards:
-            self.guarded = True
-            self.line(f"{_GUARD} |= " + " | ".join(f"(abs({g}) > TRIG_LIMIT)" for g in guards))
+            self.guard(" | ".join(f"(abs({g}) > TRIG_LIMIT)" for g in guards))
         self.line(f"{name}[{', '.join(index)}] = {done[id(root)]}")
         self.depth -= len(index)
         return name
@@ -693,6 +699,13 @@ def _loop_like(eqn: Eqn) -> bool:
     return has_subgraph(eqn.params)
 
 
+def _own_loop(eqn: Eqn) -> bool:
+    """Is the equation's kernel code a loop NumPy would run in C only call by call (its
+    `native` rule says `own_loop`: small solves over a stack)? Worth a kernel at any size,
+    and alone."""
+    return getattr(eqn.primitive.native, "own_loop", False)
+
+
 def _uses(graph: Graph) -> tuple[dict, dict]:
     """How many times each variable is read (an output of the graph counts once), and the
     equation that reads it (the last one)."""
@@ -754,7 +767,7 @@ def _build_region(eqns, start: int, uses: dict, consumer: dict) -> tuple[Region 
     # not in the region after all, the value is an output, materialised at the end.
     n = k.emit(eqns, env, uses, consumer, start, start + _MAX_REGION)
     body = eqns[start:start + n]
-    if n == 0 or (n == 1 and not _loop_like(body[0])):
+    if n == 0 or (n == 1 and not (_loop_like(body[0]) or _own_loop(body[0]))):
         return None, n
     used_inside, _ = _uses(Graph([], [], body))
     outputs = [v for v in dict.fromkeys(v for e in body for v in e.outputs)
@@ -800,7 +813,7 @@ def _library_digest() -> str:
 _HEADER = (f"# kernel helpers {_library_digest()}\n"
            "import numpy as np\nimport numba\n"
            "from funcgrad.compile._numba_lib import as_scalar, to_0d, row_sums, row_max, "
-           "row_min, col_sums\n"
+           "row_min, col_sums, small_solve, small_inv\n"
            "from funcgrad.compile._numba_math import TRIG_LIMIT, fast_cos, fast_exp, fast_expm1, "
            "fast_log, fast_log1p, fast_logaddexp, fast_sin, fast_tanh\n\n")
 _DECORATOR = '@numba.njit(cache=True, nogil=True, error_model="numpy")\n'
