@@ -40,18 +40,43 @@ def _to_0d(x):
 
 def _per_row(method: str):
     """A stub reducing each row of a C-contiguous 2-d array with `method` (sum, max, min),
-    and the numba overload that does it one row at a time (each row a vectorised loop)."""
+    and the numba overload that does it one row at a time, as numba's np.sum, np.max and
+    np.min do a whole array (a running sum from zero in order; a NaN wins a max or min), in
+    explicit loops: calling numba's functions there cost about 1 s of compile time once per
+    process."""
     def stub(x):
         return getattr(x, method)(axis=-1)
     stub.__name__ = f"row_{method}"
-    reduce = {"sum": np.sum, "max": np.max, "min": np.min}[method]
 
     @overload(stub)
     def _rows(x):
+        if method == "sum":
+            zero = as_dtype(x.dtype).type(0)
+
+            def impl(x):
+                out = np.empty(x.shape[0], x.dtype)
+                for i in range(x.shape[0]):
+                    acc = zero
+                    for j in range(x.shape[1]):
+                        acc += x[i, j]
+                    out[i] = acc
+                return out
+            return impl
+        greater = method == "max"
+
         def impl(x):
+            if x.shape[1] == 0:
+                raise ValueError("zero-size array to reduction operation")
             out = np.empty(x.shape[0], x.dtype)
             for i in range(x.shape[0]):
-                out[i] = reduce(x[i])
+                m = x[i, 0]
+                for j in range(1, x.shape[1]):
+                    v = x[i, j]
+                    if m != m:
+                        break
+                    if v != v or (v > m if greater else v < m):
+                        m = v
+                out[i] = m
             return out
         return impl
     return stub
@@ -226,3 +251,11 @@ def _small_inv(a, out):
             singular |= one(a[s], a[s], out[s], lu, piv)
         return singular
     return impl
+
+
+@njit(cache=True, nogil=True)
+def dot(x, y):
+    """np.dot (BLAS) of vectors and matrices, compiled once per machine for each layout and
+    disk-cached: numba's np.dot costs about 1 s of compile time in every process whose
+    kernels call it; a kernel calling this one loads it compiled."""
+    return np.dot(x, y)

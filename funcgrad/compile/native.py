@@ -488,12 +488,21 @@ class KernelBuilder:
         self.line(f"{name} = np.empty({aval.shape!r}, {_np_type(aval.dtype)})")
         return name
 
-    def store(self, buf: str, i: str, val) -> None:
+    def store(self, buf: str, i: str, val, aval) -> None:
+        """`buf[i] = val`, `aval` the type of val (one slice of buf). An array is copied by
+        an explicit loop nest: numba's array-into-slice assignment costs about 3 s of
+        compile time the first time in a process (0.1 s the loops)."""
         if isinstance(val, Small):
             for idx, e in zip(np.ndindex(val.shape), val.elems):
                 self.line(f"{buf}[{', '.join([i, *map(str, idx)])}] = {e}")
-        else:
+        elif aval.ndim == 0:
             self.line(f"{buf}[{i}] = {val}")
+        else:
+            index = [self.tmp("j") for _ in aval.shape]
+            for depth, (j, d) in enumerate(zip(index, aval.shape)):
+                self.line("    " * depth + f"for {j} in range({d}):")
+            self.line("    " * len(index) + f"{buf}[{', '.join([i, *index])}] = "
+                      f"{val}[{', '.join(index)}]")
 
     def load(self, xs: str, i: str, aval):
         """`xs[i]` (aval: the slice's type)."""
@@ -821,7 +830,7 @@ def _library_digest() -> str:
 _HEADER = (f"# kernel helpers {_library_digest()}\n"
            "import numpy as np\nimport numba\n"
            "from funcgrad.compile._numba_lib import as_scalar, to_0d, row_sums, row_max, "
-           "row_min, col_sums, small_solve, small_inv\n"
+           "row_min, col_sums, small_solve, small_inv, dot\n"
            "from funcgrad.compile._numba_math import TRIG_LIMIT, fast_cos, fast_exp, fast_expm1, "
            "fast_log, fast_log1p, fast_logaddexp, fast_sin, fast_tanh\n\n")
 _DECORATOR = '@numba.njit(cache=True, nogil=True, error_model="numpy")\n'

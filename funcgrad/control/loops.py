@@ -242,8 +242,8 @@ def _scan_native(k, args, eqn):
     k.depth += 1
     x_now = [k.load(x, i, v.aval) for x, v in zip(xs, body.invars[nc + nk:])]
     outs = [k.materialize(o) for o in k.inline(body, consts + carry + x_now)]
-    for y, o in zip(ys, outs[nk:]):
-        k.store(y, i, o)
+    for y, o, v in zip(ys, outs[nk:], body.out_avals[nk:]):
+        k.store(y, i, o, v)
     k.rebind(carry, outs[:nk])
     k.depth -= 1
     return carry + ys

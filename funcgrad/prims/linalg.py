@@ -176,7 +176,7 @@ def _dot_native(k, args, eqn):
         raise k.Unsupported("this dot_general")
     x = args[0] if lc[0] == xa.ndim - 1 else f"{args[0]}.T"
     y = args[1] if rc[0] == 0 else f"{args[1]}.T"
-    return f"np.dot({x}, {y})"
+    return f"dot({x}, {y})"     # compile/_numba_lib.py's np.dot, disk-cached
 
 
 dot_general_p = Primitive("dot_general", _dot_impl, _dot_type, jvp=_dot_jvp,

@@ -73,10 +73,31 @@ def _broadcast_type(x: ArrayType, *, shape):
 broadcast_to_p = Primitive("broadcast_to", lambda x, *, shape: np.broadcast_to(x, shape),
                            _broadcast_type, linear=True,
                            lower=_with_param(np.broadcast_to, "shape"), cost=free)
-broadcast_to_p.native = lambda k, args, eqn: (
-    args[0] if eqn.inputs[0].aval.shape == tuple(eqn.params["shape"]) else
-    f"np.full({tuple(eqn.params['shape'])!r}, {args[0]})" if eqn.inputs[0].aval.ndim == 0 else
-    f"np.broadcast_to({args[0]}, {tuple(eqn.params['shape'])!r})")
+_BROADCAST_COPY_MAX = 4096     # elements
+
+
+def _broadcast_native(k, args, eqn):
+    """Kernel code of broadcast_to: up to _BROADCAST_COPY_MAX elements a copy written by a loop
+    nest (numba's np.broadcast_to costs about 0.6 s of compile time once per process), beyond
+    it numba's view."""
+    src, shape = eqn.inputs[0].aval, tuple(eqn.params["shape"])
+    if src.shape == shape:
+        return args[0]
+    if src.ndim == 0:
+        return f"np.full({shape!r}, {args[0]})"
+    if int(np.prod(shape)) > _BROADCAST_COPY_MAX:
+        return f"np.broadcast_to({args[0]}, {shape!r})"
+    x, out = k.materialize(args[0]), k.tmp()
+    k.line(f"{out} = np.empty({shape!r}, {k.dtype(src.dtype)})")
+    index = [k.tmp("j") for _ in shape]
+    for depth, (j, n) in enumerate(zip(index, shape)):
+        k.line("    " * depth + f"for {j} in range({n}):")
+    read = ["0" if n == 1 else j for j, n in zip(index[len(shape) - src.ndim:], src.shape)]
+    k.line("    " * len(shape) + f"{out}[{', '.join(index)}] = {x}[{', '.join(read)}]")
+    return out
+
+
+broadcast_to_p.native = _broadcast_native
 broadcast_to_p.jvp = lambda primals, tangents, *, shape: (broadcast_to(primals[0], shape),
                                                           broadcast_to(tangents[0], shape))
 broadcast_to_p.transpose = lambda ct, x, *, shape: [unbroadcast(ct, x.aval.shape)]
