@@ -333,6 +333,22 @@ def test_auto_keeps_the_numpy_tier_where_it_is_faster(monkeypatch):
     _close(f(x), np.sum(np.tanh(x) ** 2), "auto, NumPy tier kept")
 
 
+def test_the_tiers_are_timed_in_cpu_time_of_the_compile_thread():
+    """`auto` times both tiers on the compile thread while the program goes on: waiting (for
+    the GIL, for a core) is not the code's time and must not decide which tier runs."""
+    import time
+
+    from funcgrad.run import tiers
+    waited = tiers._best_time(lambda: time.sleep(0.003), (), budget=0.01)
+    assert waited < 0.001
+
+    def spin():
+        t = time.perf_counter()
+        while time.perf_counter() - t < 0.002:
+            pass
+    assert 0.0015 < tiers._best_time(spin, (), budget=0.01) < 0.05
+
+
 def test_backend_choices_and_errors(monkeypatch):
     with pytest.raises(ValueError, match="backend must be one of"):
         fg.jit(lambda x: x, backend="llvm")
