@@ -82,7 +82,8 @@ def _np_type(dt) -> str:
 
 class KernelBuilder:
     """Writes the source of one kernel. `native` rules call it: `lit`, `tmp`, `line`,
-    `ufunc`, `cast`, `inline` (a sub-graph, for loop bodies) and `Unsupported`."""
+    `ufunc`, `cast`, `for_each` (a loop nest), `guard`, `inline` (a sub-graph, for loop
+    bodies) and `Unsupported`."""
 
     Unsupported = Unsupported
 
@@ -115,6 +116,15 @@ class KernelBuilder:
         raises: a singular matrix, say)."""
         self.guarded = True
         self.line(f"{_GUARD} |= {flag}")
+
+    def for_each(self, shape: tuple) -> list[str]:
+        """Open a loop nest over the elements of `shape`; its index names. The caller writes
+        the body, then closes the nest with `self.depth -= len(index)`."""
+        index = [self.tmp("j") for _ in shape]
+        for j, n in zip(index, shape):
+            self.line(f"for {j} in range({n}):")
+            self.depth += 1
+        return index
 
     # -- names and lines
     def tmp(self, stem: str = "t") -> str:
@@ -352,10 +362,7 @@ class KernelBuilder:
             name = self.tmp()
             self.line(f"{name} = np.empty({out.shape!r}, {_np_type(out.dtype)})")
             self._owned.add(name)
-        index = [self.tmp("j") for _ in out.shape]
-        for j, n in zip(index, out.shape):
-            self.line(f"for {j} in range({n}):")
-            self.depth += 1
+        index = self.for_each(out.shape)
         done: dict[int, str] = {}
         self._loop_nest = True
         try:
@@ -498,11 +505,9 @@ class KernelBuilder:
         elif aval.ndim == 0:
             self.line(f"{buf}[{i}] = {val}")
         else:
-            index = [self.tmp("j") for _ in aval.shape]
-            for depth, (j, d) in enumerate(zip(index, aval.shape)):
-                self.line("    " * depth + f"for {j} in range({d}):")
-            self.line("    " * len(index) + f"{buf}[{', '.join([i, *index])}] = "
-                      f"{val}[{', '.join(index)}]")
+            index = self.for_each(aval.shape)
+            self.line(f"{buf}[{', '.join([i, *index])}] = {val}[{', '.join(index)}]")
+            self.depth -= len(index)
 
     def load(self, xs: str, i: str, aval):
         """`xs[i]` (aval: the slice's type)."""

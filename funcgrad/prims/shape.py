@@ -89,11 +89,10 @@ def _broadcast_native(k, args, eqn):
         return f"np.broadcast_to({args[0]}, {shape!r})"
     x, out = k.materialize(args[0]), k.tmp()
     k.line(f"{out} = np.empty({shape!r}, {k.dtype(src.dtype)})")
-    index = [k.tmp("j") for _ in shape]
-    for depth, (j, n) in enumerate(zip(index, shape)):
-        k.line("    " * depth + f"for {j} in range({n}):")
+    index = k.for_each(shape)
     read = ["0" if n == 1 else j for j, n in zip(index[len(shape) - src.ndim:], src.shape)]
-    k.line("    " * len(shape) + f"{out}[{', '.join(index)}] = {x}[{', '.join(read)}]")
+    k.line(f"{out}[{', '.join(index)}] = {x}[{', '.join(read)}]")
+    k.depth -= len(index)
     return out
 
 
