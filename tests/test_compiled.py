@@ -796,3 +796,29 @@ def test_kernels_avoid_numbas_slow_to_compile_array_functions():
     assert r.lower(x, c).tier == "compiled" and "np.broadcast_to" not in text
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     np.testing.assert_allclose(got, want, rtol=1e-13)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_a_scans_stacked_output_is_written_in_place(reverse):
+    """A stacked output that a loop nest computes is written straight into its slice of the
+    stack (no copy): also when it is the carry as well, stacked twice, or stacked beside a
+    value the body passes through; values and gradients as the NumPy tier's."""
+    import re
+    rng = np.random.default_rng(7)
+    w, xs = rng.standard_normal((6, 6)) * 0.4, rng.standard_normal((9, 5, 6))
+
+    def f(w, xs):
+        def step(h, x):
+            h = fnp.tanh(h @ w + x)
+            return h, (h, 1.0 - h * h, h, x)
+        h, (hs, ds, hs2, xs2) = fg.scan(step, np.zeros((5, 6)), xs, reverse=reverse)
+        return fnp.sum(h) + fnp.sum(hs * ds) + fnp.sum(hs2 ** 3) + fnp.sum(xs2 * hs)
+    g = fg.jit(fg.value_and_grad(f), backend="compiled")
+    got = g(w, xs)
+    stage = g.lower(w, xs)
+    assert stage.tier == "compiled", stage.native_error
+    text = stage.as_text()
+    assert re.search(r"^\s+t\d+ = ys\d+\[i\d+\]$", text, re.M)    # a view written through
+    want = fg.jit(fg.value_and_grad(f), backend="numpy")(w, xs)
+    for a, b in zip(fg.tree.leaves(got), fg.tree.leaves(want)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)

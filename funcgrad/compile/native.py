@@ -104,6 +104,10 @@ class KernelBuilder:
         self._nest_reads: dict[Var, int] = {}     # reads of each value by nests written so far
         self._read_log: list[Var] = []            # ... in order (undone on rollback)
         self.guarded = False    # does the kernel set _GUARD (then it returns it last)?
+        # loop nests computing these values write straight into these slices (a scan's
+        # stacked outputs), and `written` names the views they wrote through
+        self._dest: dict[Var, str] = {}
+        self.written: dict[Var, str] = {}
 
     @staticmethod
     def dtype(dt) -> str:
@@ -116,6 +120,18 @@ class KernelBuilder:
         raises: a singular matrix, say)."""
         self.guarded = True
         self.line(f"{_GUARD} |= {flag}")
+
+    @staticmethod
+    def is_small(aval) -> bool:
+        """Is a value of type `aval` kept as scalars in kernels (at most SMALL elements)?"""
+        return is_small(aval)
+
+    def write_into(self, dests: dict) -> dict:
+        """Have the loop nests that compute the values in `dests` (Var -> an array slice of
+        their shape and dtype, say `ys[i]`) write there in place of a new array: no copy
+        afterwards. Returns the previous map, to restore."""
+        prev, self._dest = self._dest, dests
+        return prev
 
     def for_each(self, shape: tuple) -> list[str]:
         """Open a loop nest over the elements of `shape`; its index names. The caller writes
@@ -358,7 +374,12 @@ class KernelBuilder:
                     for node in order}
         out = root.eqn.outputs[0].aval
         name = self._dying_buffer(order, operands, out)
-        if name is None:
+        dest = self._dest.get(root.eqn.outputs[0])
+        if dest is not None:        # a view of the destination (never reused as a buffer)
+            name = self.tmp()
+            self.line(f"{name} = {dest}")
+            self.written[root.eqn.outputs[0]] = name
+        elif name is None:
             name = self.tmp()
             self.line(f"{name} = np.empty({out.shape!r}, {_np_type(out.dtype)})")
             self._owned.add(name)

@@ -241,9 +241,17 @@ def _scan_native(k, args, eqn):
     k.line(f"for {i} in {f'range({n} - 1, -1, -1)' if p['reverse'] else f'range({n})'}:")
     k.depth += 1
     x_now = [k.load(x, i, v.aval) for x, v in zip(xs, body.invars[nc + nk:])]
-    outs = [k.materialize(o) for o in k.inline(body, consts + carry + x_now)]
-    for y, o, v in zip(ys, outs[nk:], body.out_avals[nk:]):
-        k.store(y, i, o, v)
+    # a stacked output computed by a loop nest is written straight into its slice
+    dests = {v: f"{y}[{i}]" for y, v in zip(ys, body.outvars[nk:])
+             if isinstance(v, Var) and v.aval.ndim and not k.is_small(v.aval)}
+    prev = k.write_into(dests)
+    try:
+        outs = [k.materialize(o) for o in k.inline(body, consts + carry + x_now)]
+    finally:
+        k.write_into(prev)
+    for y, o, v, var in zip(ys, outs[nk:], body.out_avals[nk:], body.outvars[nk:]):
+        if dests.get(var) != f"{y}[{i}]" or k.written.get(var) != o:
+            k.store(y, i, o, v)
     k.rebind(carry, outs[:nk])
     k.depth -= 1
     return carry + ys
