@@ -200,55 +200,52 @@ def small_inv(a, out):
         return True
 
 
-def _lu_each(a, inverse: bool):
-    """A function solving one matrix `a` (of a stack) into `out` with scratch `lu` and `piv`:
-    against b, or the identity (`inverse`); True if it is singular."""
-    tiny = float(np.finfo(as_dtype(a.dtype)).tiny)
-
-    @njit(nogil=True)
-    def one(a, b, out, lu, piv):
-        lu[:, :] = a
-        if _lu_factor(lu, piv, tiny):
-            return True
-        if inverse:
-            out[:, :] = 0
-            for i in range(out.shape[0]):
-                out[i, i] = 1
-        else:
-            out[:, :] = b
-        _lu_apply(lu, piv, out)
-        return False
-    return one
+@njit(cache=True, nogil=True)
+def _lu_one(a, b, out, lu, piv, tiny, inverse):
+    """out = a^-1 b (or a^-1, `inverse`) for one matrix, with scratch `lu` and `piv`; True if
+    it is singular. (Element loops, not slice assignments: numba compiles the error message of
+    those's shape check, 4 s of string formatting.)"""
+    n = a.shape[0]
+    for r in range(n):
+        for c in range(n):
+            lu[r, c] = a[r, c]
+    if _lu_factor(lu, piv, tiny):
+        return True
+    for r in range(n):
+        for c in range(out.shape[1]):
+            out[r, c] = (1 if r == c else 0) if inverse else b[r, c]
+    _lu_apply(lu, piv, out)
+    return False
 
 
 @overload(small_solve)
 def _small_solve(a, b, out):
-    one = _lu_each(a, False)
+    tiny = float(np.finfo(as_dtype(a.dtype)).tiny)
 
     def impl(a, b, out):
         n = a.shape[-1]
         lu, piv = np.empty((n, n), a.dtype), np.empty(n, np.intp)
         if a.ndim == 2:
-            return one(a, b, out, lu, piv)
+            return _lu_one(a, b, out, lu, piv, tiny, False)
         singular = False
         for s in range(a.shape[0]):
-            singular |= one(a[s], b[s], out[s], lu, piv)
+            singular |= _lu_one(a[s], b[s], out[s], lu, piv, tiny, False)
         return singular
     return impl
 
 
 @overload(small_inv)
 def _small_inv(a, out):
-    one = _lu_each(a, True)
+    tiny = float(np.finfo(as_dtype(a.dtype)).tiny)
 
     def impl(a, out):
         n = a.shape[-1]
         lu, piv = np.empty((n, n), a.dtype), np.empty(n, np.intp)
         if a.ndim == 2:
-            return one(a, a, out, lu, piv)
+            return _lu_one(a, a, out, lu, piv, tiny, True)
         singular = False
         for s in range(a.shape[0]):
-            singular |= one(a[s], a[s], out[s], lu, piv)
+            singular |= _lu_one(a[s], a[s], out[s], lu, piv, tiny, True)
         return singular
     return impl
 
