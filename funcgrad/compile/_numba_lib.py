@@ -218,36 +218,36 @@ def _lu_one(a, b, out, lu, piv, tiny, inverse):
     return False
 
 
+def _lu_stack(a, inverse: bool):
+    """small_solve's work for `a`'s type (one matrix, or a stack of them; `inverse`: against
+    the identity, b unused), compiled."""
+    tiny = float(np.finfo(as_dtype(a.dtype)).tiny)
+    if a.ndim == 2:
+        def impl(a, b, out):
+            n = a.shape[-1]
+            return _lu_one(a, b, out, np.empty((n, n), a.dtype), np.empty(n, np.intp), tiny,
+                           inverse)
+    else:
+        def impl(a, b, out):
+            n = a.shape[-1]
+            lu, piv = np.empty((n, n), a.dtype), np.empty(n, np.intp)
+            singular = False
+            for s in range(a.shape[0]):
+                singular |= _lu_one(a[s], b[s], out[s], lu, piv, tiny, inverse)
+            return singular
+    return njit(nogil=True)(impl)
+
+
 @overload(small_solve)
 def _small_solve(a, b, out):
-    tiny = float(np.finfo(as_dtype(a.dtype)).tiny)
-
-    def impl(a, b, out):
-        n = a.shape[-1]
-        lu, piv = np.empty((n, n), a.dtype), np.empty(n, np.intp)
-        if a.ndim == 2:
-            return _lu_one(a, b, out, lu, piv, tiny, False)
-        singular = False
-        for s in range(a.shape[0]):
-            singular |= _lu_one(a[s], b[s], out[s], lu, piv, tiny, False)
-        return singular
-    return impl
+    stack = _lu_stack(a, False)
+    return lambda a, b, out: stack(a, b, out)
 
 
 @overload(small_inv)
 def _small_inv(a, out):
-    tiny = float(np.finfo(as_dtype(a.dtype)).tiny)
-
-    def impl(a, out):
-        n = a.shape[-1]
-        lu, piv = np.empty((n, n), a.dtype), np.empty(n, np.intp)
-        if a.ndim == 2:
-            return _lu_one(a, a, out, lu, piv, tiny, True)
-        singular = False
-        for s in range(a.shape[0]):
-            singular |= _lu_one(a[s], a[s], out[s], lu, piv, tiny, True)
-        return singular
-    return impl
+    stack = _lu_stack(a, True)
+    return lambda a, out: stack(a, a, out)
 
 
 @njit(cache=True, nogil=True)

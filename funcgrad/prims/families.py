@@ -97,7 +97,7 @@ def elementwise_cost(*avals: ArrayType, **params) -> int:
 # dtype as the ufunc, ~15x cheaper than a ufunc call on 0-d values: the whole of a scalar
 # function's cost). Not division: on two Python floats (a jit argument) `/` raises
 # ZeroDivisionError where NumPy gives inf.
-_SCALAR_OPERATORS = {np.add: "({0} + {1})", np.subtract: "({0} - {1})",
+SCALAR_OPERATORS = {np.add: "({0} + {1})", np.subtract: "({0} - {1})",
                      np.multiply: "({0} * {1})", np.negative: "(-{0})"}
 
 
@@ -114,7 +114,7 @@ def call_lowering(fn, arity: int):
     """
     lowering = Lowering(f"{{f}}({', '.join(f'{{{i}}}' for i in range(arity))})", {"f": fn},
                         out=isinstance(fn, np.ufunc))
-    operator = _SCALAR_OPERATORS.get(fn)
+    operator = SCALAR_OPERATORS.get(fn)
     if operator is None:
         return lambda in_avals, params: lowering
     scalar = Lowering(operator, {})

@@ -271,19 +271,22 @@ cholesky_p.batch = _batch_matrixwise(cholesky_p)
 
 # --- triangular_solve ------------------------------------------------------------------------
 
-def _triangular_solve_type(a: ArrayType, b: ArrayType, *, left_side, lower, transpose_a,
-                           conjugate_a, unit_diagonal):
-    name = "triangular_solve"
-    _check_matrix(name, a)
-    _check_matrix(name, b, "b", square=False)
-    _check_dtypes(name, a, b)
-    n = a.shape[-1]
-    if a.shape[:-2] != b.shape[:-2] or (b.shape[-2] if left_side else b.shape[-1]) != n:
-        need = a.shape[:-2] + ((n, "k") if left_side else ("k", n))
-        raise ValueError(f"{name}: b of shape {b.shape} does not fit a of shape {a.shape}: a "
-                         f"{'left' if left_side else 'right'}-side solve needs b of shape "
-                         f"({', '.join(map(str, need))})")
-    return b.strong()
+def _triangular_type(name: str, what: str):
+    """The shape rule of triangular_solve and triangular_matmul (`what`: "solve",
+    "product"): b (..., n, k) on the left side, (..., k, n) on the right, with a's stack
+    axes."""
+    def rule(a: ArrayType, b: ArrayType, *, left_side, **params):
+        _check_matrix(name, a)
+        _check_matrix(name, b, "b", square=False)
+        _check_dtypes(name, a, b)
+        n = a.shape[-1]
+        if a.shape[:-2] != b.shape[:-2] or (b.shape[-2] if left_side else b.shape[-1]) != n:
+            need = a.shape[:-2] + ((n, "k") if left_side else ("k", n))
+            raise ValueError(f"{name}: b of shape {b.shape} does not fit a of shape {a.shape}: "
+                             f"a {'left' if left_side else 'right'}-side {what} needs b of "
+                             f"shape ({', '.join(map(str, need))})")
+        return b.strong()
+    return rule
 
 
 def _zero_on_diagonal(m) -> bool:
@@ -402,34 +405,24 @@ def _triangular_solve_transpose(ct, a, b, **params):
                                                     "transpose_a": not params["transpose_a"]})]
 
 
-def _triangular_solve_cost(a: ArrayType, b: ArrayType, *, left_side, **params) -> int:
+def _triangular_cost(a: ArrayType, b: ArrayType, *, left_side, **params) -> int:
+    """n^2 k multiply-adds per matrix: triangular_solve's and triangular_matmul's."""
     n = a.shape[-1]
     k = b.shape[-1] if left_side else b.shape[-2]
     return _stack_count(a.shape) * n * n * k
 
 
 triangular_solve_p = Primitive("triangular_solve", _triangular_solve_impl,
-                               _triangular_solve_type, jvp=_triangular_solve_jvp,
+                               _triangular_type("triangular_solve", "solve"),
+                               jvp=_triangular_solve_jvp,
                                transpose=_triangular_solve_transpose,
-                               cost=_triangular_solve_cost, fresh=True, checks_values=True)
+                               cost=_triangular_cost, fresh=True, checks_values=True)
 triangular_solve_p.batch = _batch_rhs(triangular_solve_p)
 
 
 # --- triangular_matmul -----------------------------------------------------------------------
 # op(T) B (or B op(T)) with T the lower (upper) triangle of a: BLAS trmm, half a general
 # product's work. Cholesky's derivative multiplies by its factor with it.
-
-def _triangular_matmul_type(a: ArrayType, b: ArrayType, *, left_side, lower, transpose_a,
-                            conjugate_a):
-    name = "triangular_matmul"
-    _check_matrix(name, a)
-    _check_matrix(name, b, "b", square=False)
-    _check_dtypes(name, a, b)
-    n = a.shape[-1]
-    if a.shape[:-2] != b.shape[:-2] or (b.shape[-2] if left_side else b.shape[-1]) != n:
-        raise ValueError(f"{name}: b of shape {b.shape} does not fit a of shape {a.shape}")
-    return b.strong()
-
 
 def _triangular_matmul_impl(a, b, *, left_side, lower, transpose_a, conjugate_a):
     a, b = np.asarray(a), np.asarray(b)
@@ -476,16 +469,11 @@ def _triangular_matmul_transpose(ct, a, b, **params):
     return [_triangle(g, params["lower"]), None]
 
 
-def _triangular_matmul_cost(a: ArrayType, b: ArrayType, *, left_side, **params) -> int:
-    n = a.shape[-1]
-    k = b.shape[-1] if left_side else b.shape[-2]
-    return _stack_count(a.shape) * n * n * k
-
-
 triangular_matmul_p = Primitive("triangular_matmul", _triangular_matmul_impl,
-                                _triangular_matmul_type, jvp=_triangular_matmul_jvp,
+                                _triangular_type("triangular_matmul", "product"),
+                                jvp=_triangular_matmul_jvp,
                                 transpose=_triangular_matmul_transpose,
-                                cost=_triangular_matmul_cost, fresh=True)
+                                cost=_triangular_cost, fresh=True)
 triangular_matmul_p.batch = _batch_rhs(triangular_matmul_p)
 
 
@@ -558,7 +546,6 @@ solve_p = Primitive("solve", _solve_impl, _solve_type, jvp=_solve_jvp,
                     transpose=_solve_transpose, native=_kernel_lu("small_solve"),
                     cost=_solve_cost, fresh=True, checks_values=True)
 solve_p.batch = _batch_rhs(solve_p)
-
 
 
 # --- inv -------------------------------------------------------------------------------------
